@@ -1,0 +1,51 @@
+"""What the operator and the sensor share: how a finished run becomes the task's result or error."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow_workflow_providers.core.model import Run, RunRef
+from airflow_workflow_providers.core.watch import judge_terminal, raise_for_event, validate_event
+
+if TYPE_CHECKING:
+    import logging
+
+    from airflow_workflow_providers.core.hook import WorkflowHook
+
+
+class RunCompletionMixin:
+    """Turns a trigger event or a terminal run into the XCom result, or raises the matching error."""
+
+    hook_class: ClassVar[type[WorkflowHook]]
+    conn_id: str
+    log: logging.Logger
+
+    @cached_property
+    def hook(self) -> WorkflowHook:
+        return self.hook_class(conn_id=self.conn_id)
+
+    def execute_complete(self, context: Any, event: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger fired: check the event, then read the finished run once."""
+        event = validate_event(event)
+        ref = RunRef.from_json(run)
+        if event["status"] == "timeout":
+            self.on_wait_timeout(context, ref)
+        raise_for_event(event)
+        return self.result_of(self.hook.get_run(ref))
+
+    def finish(self, run: Run) -> dict[str, Any]:
+        """The result of a run that has ended; raise ``RunFailed`` for a failed or cancelled one."""
+        raise_for_event(judge_terminal(self.hook.api.name, run.run_id, run).to_event())
+        return self.result_of(run)
+
+    def result_of(self, run: Run) -> dict[str, Any]:
+        if run.warning:
+            self.log.warning(
+                "%s run %s succeeded with a warning: %s (status=%r)", self.hook.api.name, run.run_id, run.warning, run.raw_status
+            )
+        self.log.info("%s run %s finished: %s.", self.hook.api.name, run.run_id, run.state.value)
+        return run.to_result()
+
+    def on_wait_timeout(self, context: Any, ref: RunRef) -> None:
+        """Called when the wait ran out of time, before the task fails."""

@@ -1,0 +1,120 @@
+"""The description of one platform's HTTP API, free of I/O.
+
+A platform subclasses :class:`PlatformAPI` and says how to build its start, status and cancel
+requests and how to read the answers into a normalized :class:`Run`. The engine (transport, hooks,
+trigger, operators) does everything else. Platform modules import nothing from ``requests``,
+``aiohttp`` or Airflow.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from airflow_workflow_providers.core.errors import ResponseFormatError
+from airflow_workflow_providers.core.model import Request, Response, Run, RunRef
+from airflow_workflow_providers.core.registry import PlatformInfo
+from airflow_workflow_providers.core.retry import Call
+
+
+class PlatformAPI:
+    """Base description; subclasses fill in the class attributes and the ``build_*``/``parse_*`` pairs."""
+
+    #: the platform's entry in the registry: its key (trigger kwarg, connection type), name, base URL
+    info: ClassVar[PlatformInfo]
+
+    @property
+    def key(self) -> str:
+        return self.info.key
+
+    @property
+    def name(self) -> str:
+        """Shown in logs and errors, e.g. "Dify"."""
+        return self.info.name
+
+    @property
+    def default_base_url(self) -> str:
+        return self.info.default_base_url
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"}
+
+    # -- operations -------------------------------------------------------------------------------
+    def start(self, **spec: Any) -> Call[RunRef]:
+        """The call that starts a run; ``spec`` is what the operator collected."""
+        raise NotImplementedError
+
+    def status(self, ref: RunRef) -> Call[Run]:
+        raise NotImplementedError
+
+    def cancel(self, ref: RunRef) -> Call[Any] | None:
+        """The call that stops a run, or ``None`` where it cannot be stopped (see :meth:`why_no_cancel`)."""
+        return None
+
+    def why_no_cancel(self, ref: RunRef) -> str:
+        return f"{self.name} has no endpoint to stop a run"
+
+    def probe(self) -> Call[str]:
+        """A cheap authenticated call that spends no credits, for ``test_connection``; parses to a description."""
+        raise NotImplementedError
+
+    # -- errors -----------------------------------------------------------------------------------
+    def error_detail(self, response: Response) -> tuple[str | None, str]:
+        """``(code, message)`` from an error answer; tolerates non-JSON pages."""
+        try:
+            body = response.json()
+        except ValueError:
+            return None, _excerpt(response.body)
+        if isinstance(body, Mapping):
+            message = body.get("message") or body.get("detail") or body.get("error")
+            code = body.get("code")
+            return (str(code) if code else None), str(message if message is not None else body)
+        return None, _excerpt(response.body)
+
+    def retry_verdict(self, response: Response) -> bool | float:
+        """For an error answer: ``False`` (permanent), ``True`` (retry with backoff) or a delay in seconds."""
+        if response.status == 429 or response.status >= 500:
+            return retry_after(response) or True
+        return False
+
+
+def retry_after(response: Response) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta seconds or an HTTP date), if any."""
+    value = response.header("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def json_body(response: Response, platform: str) -> Any:
+    """Decode a 2xx body; a body that is not JSON is a :class:`ResponseFormatError`."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ResponseFormatError(
+            f"{platform} answered HTTP {response.status} with a body that is not JSON: "
+            f"{_excerpt(response.body)}"
+        ) from exc
+
+
+def require(mapping: Any, key: str, platform: str, what: str) -> Any:
+    """``mapping[key]``, or a :class:`ResponseFormatError` naming what was expected."""
+    if not isinstance(mapping, Mapping):
+        raise ResponseFormatError(f"{platform} {what}: expected a JSON object, got {type(mapping).__name__}")
+    if mapping.get(key) is None:
+        raise ResponseFormatError(f"{platform} {what}: field {key!r} is missing")
+    return mapping[key]
+
+
+def _excerpt(body: bytes, limit: int = 200) -> str:
+    text = " ".join(body.decode("utf-8", errors="replace").split())
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -1,0 +1,79 @@
+"""The sensor every platform's run sensor derives from: wait for a run started elsewhere."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+
+from airflow_workflow_providers.core.completion import RunCompletionMixin
+from airflow_workflow_providers.core.errors import PermanentAPIError, PlatformAPIError
+from airflow_workflow_providers.core.model import RunRef
+from airflow_workflow_providers.core.operator import DEFER_MARGIN
+from airflow_workflow_providers.core.trigger import WorkflowRunTrigger
+
+
+class WorkflowRunSensor(RunCompletionMixin, BaseSensorOperator):
+    """Wait for an existing remote run; succeed with its result, fail if it fails or is cancelled.
+
+    :param run_id: the remote run id (templated, so an upstream task's XCom can feed it).
+    :param conn_id: the Airflow connection.
+    :param deferrable: wait on the triggerer (default: ``[operators] default_deferrable``).
+
+    ``poke_interval`` and ``timeout`` work as on every sensor. The sensor never stops the run: it
+    does not own it.
+    """
+
+    template_fields: Sequence[str] = ("run_id",)
+    ui_color = "#e8f0fe"
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        conn_id: str | None = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.run_id = run_id
+        self.conn_id = conn_id or self.hook_class.default_conn_name
+        self.deferrable = deferrable
+
+    def run_ref(self) -> RunRef:
+        """The reference to poll; platforms whose polls need more than the run id extend it."""
+        return RunRef(str(self.run_id))
+
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        ref = self.run_ref()
+        self.defer(
+            trigger=WorkflowRunTrigger(
+                platform=self.hook.api.key,
+                conn_id=self.conn_id,
+                run=ref.to_json(),
+                poll_interval=self.poke_interval,
+                end_time=time.time() + self.timeout,
+                cancel_on_kill=False,
+            ),
+            method_name="execute_complete",
+            kwargs={"run": ref.to_json()},
+            timeout=timedelta(seconds=self.timeout + self.poke_interval + DEFER_MARGIN),
+        )
+
+    def poke(self, context: Any) -> bool | PokeReturnValue:
+        try:
+            run = self.hook.get_run(self.run_ref())
+        except PermanentAPIError:
+            raise
+        except PlatformAPIError as exc:
+            self.log.warning("Could not poll %s run %s (%s); trying again at the next poke.", self.hook.api.name, self.run_id, exc)
+            return False
+        if not run.state.is_terminal:
+            self.log.info("%s run %s is %s (status=%r).", self.hook.api.name, run.run_id, run.state.value, run.raw_status)
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=self.finish(run))

@@ -1,0 +1,113 @@
+"""One deferrable trigger for every platform: polls a remote run until it ends, on the triggerer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_workflow_providers.core.errors import PlatformAPIError
+from airflow_workflow_providers.core.model import RunRef
+from airflow_workflow_providers.core.registry import hook_class
+from airflow_workflow_providers.core.watch import RunWatch
+
+
+class WorkflowRunTrigger(BaseTrigger):
+    """Wait for a remote run and yield exactly one event ``{"status", "platform", "run_id", "message"}``.
+
+    :param platform: platform key, e.g. ``"dify"``.
+    :param conn_id: the Airflow connection; the key is looked up on the triggerer, never serialized.
+    :param run: the run reference (``RunRef.to_json()``).
+    :param poll_interval: seconds between polls.
+    :param end_time: wall-clock deadline (epoch seconds). Wall clock, not a monotonic clock, because
+        the trigger may resume in another process on another machine after a triggerer restart.
+    :param cancel_on_kill: stop the remote run when a user marks the deferred task failed/success or
+        clears it (Airflow >= 3.3 calls ``on_kill`` only for such user actions, not for restarts).
+    :param max_consecutive_failures: transient poll failures tolerated in a row.
+    """
+
+    def __init__(
+        self,
+        *,
+        platform: str,
+        conn_id: str,
+        run: dict[str, Any],
+        poll_interval: float,
+        end_time: float,
+        cancel_on_kill: bool = True,
+        max_consecutive_failures: int = 10,
+    ) -> None:
+        super().__init__()
+        self.platform = platform
+        self.conn_id = conn_id
+        self.run_ref = RunRef.from_json(run)
+        self.poll_interval = float(poll_interval)
+        self.end_time = float(end_time)
+        self.cancel_on_kill = cancel_on_kill
+        self.max_consecutive_failures = int(max_consecutive_failures)
+        hook_class(platform)  # an unknown platform fails on the worker, before deferring
+        _check_json(self.serialize()[1])
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "platform": self.platform,
+                "conn_id": self.conn_id,
+                "run": self.run_ref.to_json(),
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+                "cancel_on_kill": self.cancel_on_kill,
+                "max_consecutive_failures": self.max_consecutive_failures,
+            },
+        )
+
+    def _hook(self) -> Any:
+        return hook_class(self.platform)(conn_id=self.conn_id)
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook = self._hook()
+        watch = RunWatch(
+            hook.api.name,
+            self.run_ref.run_id,
+            end_time=self.end_time,
+            log=self.log,
+            max_consecutive_failures=self.max_consecutive_failures,
+        )
+        self.log.info(
+            "Polling %s run %s every %.0f s until %s.",
+            hook.api.name, self.run_ref.run_id, self.poll_interval, time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(self.end_time)),
+        )
+        async with hook.async_transport() as transport:
+            while True:
+                try:
+                    verdict = watch.observe(await transport.call(hook.api.status(self.run_ref)))
+                except PlatformAPIError as exc:
+                    verdict = watch.failed_poll(exc)
+                if verdict is not None:
+                    yield TriggerEvent(verdict.to_event())
+                    return
+                await asyncio.sleep(watch.delay(self.poll_interval))
+
+    async def on_kill(self) -> None:
+        if not self.cancel_on_kill:
+            return
+        hook = self._hook()
+        if await hook.acancel_run(self.run_ref):
+            self.log.info("Stopped %s run %s after a user action on the task.", hook.api.name, self.run_ref.run_id)
+        else:
+            self.log.warning(
+                "Cannot stop run %s (%s): it keeps running remotely.", self.run_ref.run_id, hook.api.why_no_cancel(self.run_ref)
+            )
+
+
+def _check_json(kwargs: dict[str, Any]) -> None:
+    """Reject kwargs that would not survive the trip to the triggerer, here rather than there."""
+    try:
+        json.dumps(kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"WorkflowRunTrigger kwargs must be JSON-serializable: {exc}") from exc

@@ -1,0 +1,1 @@
+"""Dify workflow apps: hook, operator, sensor."""

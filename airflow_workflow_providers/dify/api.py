@@ -1,0 +1,222 @@
+"""Dify's Service API for workflow apps, as data (no I/O).
+
+Ground truth is a real Dify 1.14.1 server where it differs from the docs:
+
+* a run is started in **streaming** mode and the stream is read only until the first data event,
+  which carries ``task_id`` (needed to stop the run) and ``workflow_run_id``; blocking mode dies at
+  Dify's proxy after 60-100 s while the run goes on.
+* invalid inputs in streaming mode produce no error, only silence, so inputs are checked against
+  ``GET /parameters`` before starting (:func:`input_problems`) and the wait for the first event is bounded.
+* a stopped run keeps polling as ``running``: after a stop the provider never waits for ``stopped``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow_workflow_providers.core.errors import PermanentAPIError, ResponseFormatError, StartNotConfirmedError
+from airflow_workflow_providers.core.model import Request, Response, Run, RunRef, RunState
+from airflow_workflow_providers.core.platform import PlatformAPI, json_body, require
+from airflow_workflow_providers.core.registry import PLATFORMS
+from airflow_workflow_providers.core.retry import Call
+from airflow_workflow_providers.core.sse import SSEDecoder
+
+NAME = "Dify"
+
+STATES: Mapping[str, RunState] = {
+    "running": RunState.RUNNING,
+    "paused": RunState.PAUSED,
+    "succeeded": RunState.SUCCEEDED,
+    "partial-succeeded": RunState.SUCCEEDED,
+    "failed": RunState.FAILED,
+    "stopped": RunState.CANCELLED,
+}
+
+USAGE_FIELDS = ("total_tokens", "elapsed_time", "total_steps")
+
+
+def parse_run(payload: Any) -> Run:
+    """A run detail (``GET /workflows/run/{id}``) or a ``workflow_finished`` event's data.
+
+    A status this table does not know keeps the run waiting (bounded by the task's timeout): Dify
+    adds states over time (``paused`` came late) and none of them may pass as success.
+    """
+    run_id = str(require(payload, "id", NAME, "run"))
+    status = require(payload, "status", NAME, f"run {run_id}")
+    if not isinstance(status, str):
+        raise ResponseFormatError(f"{NAME} run {run_id}: status should be a string, got {status!r}")
+    outputs = payload.get("outputs")
+    if outputs is not None and not isinstance(outputs, Mapping):
+        raise ResponseFormatError(f"{NAME} run {run_id}: outputs should be an object, got {type(outputs).__name__}")
+    error = payload.get("error")
+    return Run(
+        run_id=run_id,
+        state=STATES.get(status, RunState.RUNNING),
+        raw_status=status,
+        outputs=dict(outputs or {}),
+        error_message=str(error) if error else None,
+        usage={k: payload.get(k) for k in USAGE_FIELDS},
+        warning=(
+            f"some nodes failed and were handled by error branches{f': {error}' if error else ''}"
+            if status == "partial-succeeded"
+            else None
+        ),
+    )
+
+
+class StreamedStart:
+    """Reads a streaming ``POST /workflows/run`` answer up to its first data event."""
+
+    def __init__(self, user: str) -> None:
+        self.user = user
+        self.decoder = SSEDecoder()
+
+    def feed(self, chunk: bytes) -> RunRef | None:
+        for event in self.decoder.feed(chunk):
+            if event.event == "ping" or not event.data:
+                continue
+            try:
+                payload = json.loads(event.data)
+            except ValueError as exc:
+                raise ResponseFormatError(f"{NAME} start stream sent a data line that is not JSON: {event.data[:200]}") from exc
+            if not isinstance(payload, Mapping):
+                raise ResponseFormatError(f"{NAME} start stream sent {payload!r} instead of an event object")
+            if payload.get("event") == "error":
+                raise PermanentAPIError(
+                    f"{NAME} refused the run: {payload.get('code')}: {payload.get('message')}",
+                    platform=NAME, status_code=payload.get("status"), code=payload.get("code"),
+                )
+            task_id, run_id = payload.get("task_id"), payload.get("workflow_run_id")
+            if task_id and run_id:
+                return RunRef(str(run_id), {"task_id": str(task_id), "user": self.user})
+        return None
+
+    def end(self, *, timed_out: bool) -> RunRef:
+        if timed_out:
+            raise StartNotConfirmedError(
+                f"{NAME} accepted the start but sent no run id in time. Dify does this when the inputs do not "
+                "fit the app's input form (the error goes only to its worker log): check them against the "
+                "app's parameters. Not retried, in case the run did start."
+            )
+        raise ResponseFormatError(f"{NAME} closed the start stream before sending a run id")
+
+    def read_whole(self, response: Response) -> RunRef:
+        return self.feed(response.body + b"\n\n") or self.end(timed_out=False)
+
+
+class DifyAPI(PlatformAPI):
+    info = PLATFORMS["dify"]
+
+    def start(
+        self,
+        *,
+        inputs: Mapping[str, Any],
+        user: str,
+        files: Sequence[Mapping[str, Any]] | None = None,
+        workflow_id: str | None = None,
+    ) -> Call[RunRef]:
+        body: dict[str, Any] = {"inputs": dict(inputs), "user": user, "response_mode": "streaming"}
+        if files:
+            body["files"] = list(files)
+        path = f"/workflows/{workflow_id}/run" if workflow_id else "/workflows/run"
+        reader = StreamedStart(user)
+        return Call(Request("POST", path, json=body, stream=True), reader.read_whole, idempotent=False, reader=reader)
+
+    def status(self, ref: RunRef) -> Call[Run]:
+        return Call(
+            Request("GET", f"/workflows/run/{ref.run_id}"),
+            lambda response: parse_run(json_body(response, NAME)),
+            run_id=ref.run_id,
+        )
+
+    def cancel(self, ref: RunRef) -> Call[Any] | None:
+        task_id, user = ref.extras.get("task_id"), ref.extras.get("user")
+        if not (task_id and user):
+            return None
+        return Call(
+            Request("POST", f"/workflows/tasks/{task_id}/stop", json={"user": user}),
+            lambda response: json_body(response, NAME),
+            run_id=ref.run_id,
+        )
+
+    def why_no_cancel(self, ref: RunRef) -> str:
+        return "Dify's stop endpoint needs the task id, which only the start that launched the run knows"
+
+    def probe(self) -> Call[str]:
+        return Call(Request("GET", "/info"), _describe_app)
+
+    def parameters(self) -> Call[dict[str, Any]]:
+        return Call(Request("GET", "/parameters"), lambda response: json_body(response, NAME))
+
+    def app_info(self) -> Call[dict[str, Any]]:
+        return Call(Request("GET", "/info"), lambda response: json_body(response, NAME))
+
+    def upload(self, *, name: str, content: bytes, content_type: str, user: str) -> Call[dict[str, Any]]:
+        request = Request("POST", "/files/upload", upload=("file", name, content, content_type), form={"user": user})
+        return Call(request, lambda response: json_body(response, NAME), idempotent=False)
+
+    def logs(
+        self, *, user: str | None = None, status: str | None = None, page: int = 1, limit: int = 20
+    ) -> Call[dict[str, Any]]:
+        query = {"page": page, "limit": limit, "status": status, "created_by_end_user_session_id": user}
+        request = Request("GET", "/workflows/logs", query={k: v for k, v in query.items() if v is not None})
+        return Call(request, lambda response: json_body(response, NAME))
+
+    def retry_verdict(self, response: Response) -> bool | float:
+        # 429 means two things on Dify: too_many_requests (concurrency, retry later) and
+        # rate_limit_error (the plan's quota, which no retry will lift).
+        if response.status == 429 and self.error_detail(response)[0] == "rate_limit_error":
+            return False
+        return super().retry_verdict(response)
+
+
+def _describe_app(response: Response) -> str:
+    info = json_body(response, NAME)
+    return f"app {info.get('name')!r} (mode {info.get('mode')})" if isinstance(info, Mapping) else "app"
+
+
+def input_problems(user_input_form: Sequence[Any], inputs: Mapping[str, Any]) -> list[str]:
+    """Everything wrong with ``inputs`` for an app's ``user_input_form`` (from ``GET /parameters``)."""
+    fields = {}
+    for entry in user_input_form:
+        for kind, spec in (entry.items() if isinstance(entry, Mapping) else ()):
+            if isinstance(spec, Mapping) and spec.get("variable"):
+                fields[spec["variable"]] = (kind, spec)
+    problems = [f"unknown input {name!r} (the app's inputs: {sorted(fields)})" for name in inputs if name not in fields]
+    for name, (kind, spec) in fields.items():
+        if name not in inputs or inputs[name] is None:
+            if spec.get("required") and spec.get("default") in (None, ""):
+                problems.append(f"missing required input {name!r}")
+            continue
+        problems.extend(_value_problems(name, kind, spec, inputs[name]))
+    return problems
+
+
+def _value_problems(name: str, kind: str, spec: Mapping[str, Any], value: Any) -> list[str]:
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)) or not _is_number(value):
+            return [f"input {name!r} must be a number, got {value!r}"]
+    elif kind in ("text-input", "paragraph", "select"):
+        if not isinstance(value, str):
+            return [f"input {name!r} must be a string, got {type(value).__name__}"]
+        limit = spec.get("max_length")
+        if isinstance(limit, int) and limit > 0 and len(value) > limit:
+            return [f"input {name!r} is {len(value)} characters long; the app allows at most {limit}"]
+        options = spec.get("options") or []
+        if kind == "select" and options and value not in options:
+            return [f"input {name!r} must be one of {options}, got {value!r}"]
+    elif kind == "file" and not isinstance(value, Mapping):
+        return [f"input {name!r} must be a file object (type, transfer_method, url or upload_file_id)"]
+    elif kind == "file-list" and not (isinstance(value, list) and all(isinstance(v, Mapping) for v in value)):
+        return [f"input {name!r} must be a list of file objects"]
+    return []
+
+
+def _is_number(value: int | float | str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
