@@ -1,0 +1,69 @@
+"""Run emulators in the foreground: ``python -m airflow_workflow_providers.testing dify --port 8601``.
+
+``all --port 8601`` starts dify, scade, arcee and flowy on 8601-8604 (their default ports). Each emulator prints one ready
+line; SIGINT or SIGTERM stops them all. ``--set key=value`` (repeatable, JSON values) changes settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
+from typing import Any
+
+from airflow_workflow_providers.testing import PLATFORMS, RunningEmulator, start_emulator
+
+DEFAULT_PORT = 8601
+
+
+def _setting(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    try:
+        return key, json.loads(raw)
+    except ValueError:
+        return key, raw
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m airflow_workflow_providers.testing", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("platform", choices=[*PLATFORMS, "all"])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=None,
+                        help="port (the first of four for 'all'); default 8601 dify, 8602 scade, 8603 arcee, 8604 flowy")
+    parser.add_argument("--set", dest="settings", type=_setting, action="append", default=[],
+                        metavar="KEY=VALUE", help="an emulator setting, e.g. run_seconds_multiplier=0.1")
+    return parser
+
+
+def ready_line(emulator: RunningEmulator) -> str:
+    keys = ", ".join(f"{name}={key}" for name, key in emulator.app_keys.items())
+    apps = ", ".join(f"{name}={app_id}" for name, app_id in emulator.app_ids.items())
+    return (f"{emulator.platform} emulator ready: base_url={emulator.base_url} api_key={emulator.api_key} "
+            f"apps: {apps} keys: {keys} control={emulator.root_url}/_emulator/state")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    platforms = list(PLATFORMS) if args.platform == "all" else [args.platform]
+    first_port = DEFAULT_PORT + list(PLATFORMS).index(platforms[0]) if args.port is None else args.port
+    done = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: done.set())
+    running: list[RunningEmulator] = []
+    try:
+        for offset, platform in enumerate(platforms):
+            running.append(start_emulator(platform, args.host, first_port + offset, **dict(args.settings)))
+            print(ready_line(running[-1]), flush=True)
+        done.wait()
+    finally:
+        for emulator in running:
+            emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,39 @@
+"""Fixtures for the emulator tests: an authenticated HTTP client per platform."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+from airflow_workflow_providers.testing import RunningEmulator
+
+
+class Api:
+    """``requests`` against one emulator's API base, authenticated with its default key."""
+
+    def __init__(self, emulator: RunningEmulator, api_key: str | None = None) -> None:
+        self.emulator = emulator
+        self.headers = emulator.headers(api_key)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return requests.request(method, self.emulator.base_url + path, headers=headers, timeout=10, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+
+@pytest.fixture
+def dify(dify_emulator: RunningEmulator) -> Api:
+    return Api(dify_emulator)
+
+
+@pytest.fixture
+def api() -> type[Api]:
+    """The client class, for tests that need another key or emulator."""
+    return Api
