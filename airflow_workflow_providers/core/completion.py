@@ -25,10 +25,10 @@ class RunCompletionMixin:
     def hook(self) -> WorkflowHook:
         return self.hook_class(conn_id=self.conn_id)
 
-    def execute_complete(self, context: Any, event: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger fired: check the event, then read the finished run once."""
         event = validate_event(event)
-        ref = RunRef.from_json(run)
+        ref = RunRef.from_json(event["run"])
         if event["status"] == "timeout":
             self.on_wait_timeout(context, ref)
         raise_for_event(event)
@@ -36,7 +36,7 @@ class RunCompletionMixin:
 
     def finish(self, run: Run) -> dict[str, Any]:
         """The result of a run that has ended; raise ``RunFailed`` for a failed or cancelled one."""
-        raise_for_event(judge_terminal(self.hook.api.name, run.run_id, run).to_event())
+        raise_for_event(judge_terminal(self.hook.api.name, RunRef(run.run_id), run).to_event())
         return self.result_of(run)
 
     def result_of(self, run: Run) -> dict[str, Any]:

@@ -109,7 +109,7 @@ class WorkflowHook(BaseHook):
 
     def wait_for_run(self, ref: RunRef, *, end_time: float, poll_interval: float) -> Run:
         """Poll until the run ends (worker side); raise ``RunTimedOut`` at ``end_time`` (epoch seconds)."""
-        watch = RunWatch(self.api.name, ref.run_id, end_time=end_time, log=self.log)
+        watch = RunWatch(self.api.name, ref, end_time=end_time, log=self.log)
         while True:
             try:
                 verdict = watch.observe(self.get_run(ref))

@@ -96,8 +96,7 @@ class WorkflowRunOperator(RunCompletionMixin, BaseOperator):
                     cancel_on_kill=self.cancel_on_kill,
                 ),
                 method_name="execute_complete",
-                kwargs={"run": ref.to_json()},
-                timeout=timedelta(seconds=self.timeout + self.poll_interval + DEFER_MARGIN),
+                    timeout=timedelta(seconds=self.timeout + self.poll_interval + DEFER_MARGIN),
             )
         try:
             run = self.hook.wait_for_run(ref, end_time=end_time, poll_interval=self.poll_interval)

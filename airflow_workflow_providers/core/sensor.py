@@ -61,7 +61,6 @@ class WorkflowRunSensor(RunCompletionMixin, BaseSensorOperator):
                 cancel_on_kill=False,
             ),
             method_name="execute_complete",
-            kwargs={"run": ref.to_json()},
             timeout=timedelta(seconds=self.timeout + self.poke_interval + DEFER_MARGIN),
         )
 

@@ -73,7 +73,7 @@ class WorkflowRunTrigger(BaseTrigger):
         hook = self._hook()
         watch = RunWatch(
             hook.api.name,
-            self.run_ref.run_id,
+            self.run_ref,
             end_time=self.end_time,
             log=self.log,
             max_consecutive_failures=self.max_consecutive_failures,

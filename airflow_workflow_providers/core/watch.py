@@ -21,35 +21,46 @@ from airflow_workflow_providers.core.errors import (
     RunTimedOut,
     TriggerEventError,
 )
-from airflow_workflow_providers.core.model import Run, RunState
+from airflow_workflow_providers.core.model import Run, RunRef, RunState
 
 #: every status a wait (and so a trigger event) can end with
 EVENT_STATUSES = frozenset({"succeeded", "failed", "cancelled", "timeout", "error"})
-EVENT_KEYS = frozenset({"status", "platform", "run_id", "message"})
+EVENT_KEYS = frozenset({"status", "platform", "run_id", "message", "run"})
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
     status: str
     platform: str
-    run_id: str
+    ref: RunRef
     message: str
     run: Run | None = None
 
-    def to_event(self) -> dict[str, str]:
-        return {"status": self.status, "platform": self.platform, "run_id": self.run_id, "message": self.message}
+    def to_event(self) -> dict[str, Any]:
+        """The trigger event: small, JSON only, carrying the run reference so the task can resume with it."""
+        return {
+            "status": self.status,
+            "platform": self.platform,
+            "run_id": self.ref.run_id,
+            "message": self.message,
+            "run": self.ref.to_json(),
+        }
 
 
-def validate_event(event: Any) -> dict[str, str]:
+def validate_event(event: Any) -> dict[str, Any]:
     """Check a trigger event against the schema; return it, or raise :class:`TriggerEventError`."""
     if not isinstance(event, Mapping) or set(event) != EVENT_KEYS:
         raise TriggerEventError(f"Trigger event must be a dict with keys {sorted(EVENT_KEYS)}, got {event!r}")
-    if event["status"] not in EVENT_STATUSES or not all(isinstance(v, str) for v in event.values()):
+    texts = [event[k] for k in ("status", "platform", "run_id", "message")]
+    run = event["run"]
+    if event["status"] not in EVENT_STATUSES or not all(isinstance(v, str) for v in texts):
         raise TriggerEventError(f"Trigger event has an unknown status or a non-string field: {event!r}")
+    if not isinstance(run, Mapping) or run.get("run_id") != event["run_id"] or not all(isinstance(v, str) for v in run.values()):
+        raise TriggerEventError(f"Trigger event's run reference does not match its run id: {event!r}")
     return dict(event)
 
 
-def raise_for_event(event: Mapping[str, str]) -> None:
+def raise_for_event(event: Mapping[str, Any]) -> None:
     """Raise the error an unsuccessful verdict stands for; return for ``succeeded``."""
     status, platform, run_id, message = (event[k] for k in ("status", "platform", "run_id", "message"))
     if status in ("failed", "cancelled"):
@@ -60,14 +71,14 @@ def raise_for_event(event: Mapping[str, str]) -> None:
         raise PlatformAPIError(message, platform=platform, run_id=run_id)
 
 
-def judge_terminal(platform: str, run_id: str, run: Run) -> Verdict:
+def judge_terminal(platform: str, ref: RunRef, run: Run) -> Verdict:
     """The verdict on a run that has ended."""
-    what = f"{platform} run {run_id}"
+    what = f"{platform} run {ref.run_id}"
     if run.state is RunState.SUCCEEDED:
-        return Verdict("succeeded", platform, run_id, f"{what} succeeded.", run)
+        return Verdict("succeeded", platform, ref, f"{what} succeeded.", run)
     verb = "failed" if run.state is RunState.FAILED else "was cancelled"
     detail = run.error_message or "the platform gave no error text"
-    return Verdict(run.state.value, platform, run_id, f"{what} {verb}: {detail} (status={run.raw_status!r})", run)
+    return Verdict(run.state.value, platform, ref, f"{what} {verb}: {detail} (status={run.raw_status!r})", run)
 
 
 class RunWatch:
@@ -76,14 +87,15 @@ class RunWatch:
     def __init__(
         self,
         platform: str,
-        run_id: str,
+        ref: RunRef,
         *,
         end_time: float,
         log: logging.Logger,
         max_consecutive_failures: int = 10,
     ) -> None:
         self.platform = platform
-        self.run_id = run_id
+        self.ref = ref
+        self.run_id = ref.run_id
         self.end_time = end_time
         self.log = log
         self.max_consecutive_failures = max_consecutive_failures
@@ -96,16 +108,16 @@ class RunWatch:
             self.log.info("%s run %s is %s (status=%r).", self.platform, self.run_id, run.state.value, run.raw_status)
             self.last_status = run.raw_status
         if run.state.is_terminal:
-            return judge_terminal(self.platform, self.run_id, run)
+            return judge_terminal(self.platform, self.ref, run)
         return self._expired()
 
     def failed_poll(self, exc: PlatformAPIError) -> Verdict | None:
         if isinstance(exc, PermanentAPIError):
-            return Verdict("error", self.platform, self.run_id, str(exc))
+            return Verdict("error", self.platform, self.ref, str(exc))
         self.failures += 1
         if self.failures >= self.max_consecutive_failures:
             return Verdict(
-                "error", self.platform, self.run_id,
+                "error", self.platform, self.ref,
                 f"Polling {self.platform} run {self.run_id} failed {self.failures} times in a row; last: {exc}",
             )
         self.log.warning(
@@ -128,6 +140,6 @@ class RunWatch:
         if time.time() < self.end_time:
             return None
         return Verdict(
-            "timeout", self.platform, self.run_id,
+            "timeout", self.platform, self.ref,
             f"{self.platform} run {self.run_id} did not finish before the timeout (last status={self.last_status!r}).",
         )

@@ -14,14 +14,14 @@ from airflow_workflow_providers.core.errors import (
     RunTimedOut,
     TriggerEventError,
 )
-from airflow_workflow_providers.core.model import Run, RunState
+from airflow_workflow_providers.core.model import Run, RunRef, RunState
 from airflow_workflow_providers.core.watch import RunWatch, raise_for_event, validate_event
 
 LOG = logging.getLogger("test")
 
 
 def watch(seconds_left: float = 60, failures: int = 3) -> RunWatch:
-    return RunWatch("Dify", "r1", end_time=time.time() + seconds_left, log=LOG, max_consecutive_failures=failures)
+    return RunWatch("Dify", RunRef("r1", {"task_id": "t1"}), end_time=time.time() + seconds_left, log=LOG, max_consecutive_failures=failures)
 
 
 def run(state: RunState, raw: str, error: str | None = None) -> Run:
@@ -40,7 +40,11 @@ def test_states_may_jump_straight_to_the_end():
 def test_a_failure_names_platform_run_error_and_raw_status():
     verdict = watch().observe(run(RunState.FAILED, "failed", "boom"))
     assert verdict.to_event() == {
-        "status": "failed", "platform": "Dify", "run_id": "r1", "message": "Dify run r1 failed: boom (status='failed')"
+        "status": "failed",
+        "platform": "Dify",
+        "run_id": "r1",
+        "message": "Dify run r1 failed: boom (status='failed')",
+        "run": {"run_id": "r1", "task_id": "t1"},
     }
 
 
@@ -70,11 +74,15 @@ def test_the_delay_never_passes_the_deadline():
     assert watch(seconds_left=-5).delay(30) == 0
 
 
+RUN = {"run_id": "r"}
+
+
 @pytest.mark.parametrize(
     "event",
-    [None, {}, {"status": "succeeded"}, {"status": "done", "platform": "D", "run_id": "r", "message": ""},
-     {"status": "failed", "platform": "D", "run_id": 1, "message": ""},
-     {"status": "failed", "platform": "D", "run_id": "r", "message": "", "outputs": {}}],
+    [None, {}, {"status": "succeeded"}, {"status": "done", "platform": "D", "run_id": "r", "message": "", "run": RUN},
+     {"status": "failed", "platform": "D", "run_id": 1, "message": "", "run": RUN},
+     {"status": "failed", "platform": "D", "run_id": "r", "message": "", "run": {"run_id": "other"}},
+     {"status": "failed", "platform": "D", "run_id": "r", "message": "", "run": RUN, "outputs": {}}],
 )
 def test_events_outside_the_schema_are_rejected(event):
     with pytest.raises(TriggerEventError):
@@ -87,4 +95,4 @@ def test_events_outside_the_schema_are_rejected(event):
 )
 def test_each_unsuccessful_event_raises_its_error(status, error):
     with pytest.raises(error, match="msg"):
-        raise_for_event(validate_event({"status": status, "platform": "Dify", "run_id": "r", "message": "msg"}))
+        raise_for_event(validate_event({"status": status, "platform": "Dify", "run_id": "r", "message": "msg", "run": RUN}))

@@ -1,0 +1,54 @@
+"""Dify DAGs through Airflow's dag.test(), deferrable and blocking."""
+
+from __future__ import annotations
+
+import pytest
+
+MODES = ["deferred", "blocking"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_run_succeeds_and_its_outputs_flow_downstream(dify, run_dag, mode):
+    result = run_dag(f"dify_echo_{mode}", query="hello airflow")
+    assert result.state == "success", result.tasks
+    run = result.value("run")
+    assert run["status"] == "succeeded" and run["outputs"]["result"] == "hello airflow"
+    assert {"total_tokens", "elapsed_time", "total_steps", "error"} <= set(run)
+    assert result.value("run", "run_id") == run["run_id"]
+    assert result.value("use") == "HELLO AIRFLOW"
+    assert len(dify.control.runs()) == 1
+    # the default end user names the task instance and is stable across tries
+    user = next(iter(dify.control.runs().values()))["user"]
+    assert user.startswith(f"airflow:dify_echo_{mode}:run:")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_failed_run_fails_the_task(dify, run_dag, mode):
+    result = run_dag(f"dify_failure_{mode}")
+    assert result.tasks["run"] == "failed"
+    assert ("run", "return_value") not in result.xcom
+    assert ("run", "run_id") in result.xcom
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_timeout_stops_the_remote_run(dify, run_dag, mode):
+    result = run_dag(f"dify_timeout_{mode}")
+    assert result.tasks["run"] == "failed"
+    assert len(dify.control.runs()) == 1
+    assert dify.control.count("stops") == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_invalid_inputs_fail_before_submitting(dify, run_dag, mode):
+    result = run_dag(f"dify_invalid_{mode}")
+    assert result.tasks["run"] == "failed"
+    assert dify.control.runs() == {}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_sensor_waits_for_a_run_started_elsewhere(dify, run_dag, mode):
+    result = run_dag(f"dify_sensor_{mode}")
+    assert result.state == "success", result.tasks
+    assert result.value("wait")["status"] == "succeeded"
+    assert result.value("wait")["run_id"] == result.value("start", "run_id")
+    assert len(dify.control.runs()) == 1
