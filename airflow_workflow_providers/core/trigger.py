@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -42,15 +41,16 @@ class WorkflowRunTrigger(BaseTrigger):
         max_consecutive_failures: int = 10,
     ) -> None:
         super().__init__()
-        self.platform = platform
-        self.conn_id = conn_id
+        # Coerced here so that the kwargs are JSON-native by construction and a wrong value fails on
+        # the worker, before deferring, rather than on the triggerer.
+        self.platform = str(platform)
+        self.conn_id = str(conn_id)
         self.run_ref = RunRef.from_json(run)
         self.poll_interval = float(poll_interval)
         self.end_time = float(end_time)
-        self.cancel_on_kill = cancel_on_kill
+        self.cancel_on_kill = bool(cancel_on_kill)
         self.max_consecutive_failures = int(max_consecutive_failures)
-        hook_class(platform)  # an unknown platform fails on the worker, before deferring
-        _check_json(self.serialize()[1])
+        hook_class(self.platform)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -104,10 +104,3 @@ class WorkflowRunTrigger(BaseTrigger):
                 "Cannot stop run %s (%s): it keeps running remotely.", self.run_ref.run_id, hook.api.why_no_cancel(self.run_ref)
             )
 
-
-def _check_json(kwargs: dict[str, Any]) -> None:
-    """Reject kwargs that would not survive the trip to the triggerer, here rather than there."""
-    try:
-        json.dumps(kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"WorkflowRunTrigger kwargs must be JSON-serializable: {exc}") from exc
