@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime
 import enum
 import re
 import time
@@ -214,3 +215,9 @@ def plan_run(
         run_seconds=max(0.0, duration) * multiplier,
         user=user,
     )
+
+
+def utc_iso(timestamp: float, timespec: str = "microseconds", suffix: str = "") -> str:
+    """A unix timestamp as an ISO-8601 UTC string without offset, plus ``suffix`` (``"Z"``, ``"+00:00"``)."""
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).replace(tzinfo=None)
+    return moment.isoformat(timespec=timespec) + suffix

@@ -16,8 +16,13 @@ import requests
 
 from airflow_workflow_providers.testing import RunningEmulator, start_emulator
 
-PROBES = {"dify": "/info"}
-"""A cheap authenticated GET route of each platform."""
+SCADE_START = {"start_node_id": "SYnn-start", "end_node_id": "y5iI-end", "result_node_id": "y5iI-end",
+               "node_settings": {"SYnn-start": {"data": {"text": "hi"}}}}
+PROBES: dict[str, tuple[str, str, Any]] = {
+    "dify": ("GET", "/info", None),
+    "scade": ("POST", "/scade/flow/1607/execute", SCADE_START),
+}
+"""A cheap authenticated request of each platform that answers 200: (method, path, JSON body)."""
 
 
 @pytest.fixture(params=sorted(PROBES))
@@ -26,7 +31,12 @@ def emulator(request: pytest.FixtureRequest) -> RunningEmulator:
 
 
 def probe(emulator: RunningEmulator) -> requests.Response:
-    return requests.get(emulator.base_url + PROBES[emulator.platform], headers=emulator.headers(), timeout=10)
+    method, path, body = PROBES[emulator.platform]
+    return requests.request(method, emulator.base_url + path, headers=emulator.headers(), json=body, timeout=10)
+
+
+def probe_path(emulator: RunningEmulator) -> str:
+    return PROBES[emulator.platform][1]
 
 
 def faulted(emulator: RunningEmulator) -> list[str | None]:
@@ -35,8 +45,8 @@ def faulted(emulator: RunningEmulator) -> list[str | None]:
 
 class TestFaults:
     def test_status_fault_uses_the_platform_error_shape(self, emulator: RunningEmulator) -> None:
-        emulator.control.inject("status", PROBES[emulator.platform], method="GET", times=2, status=503,
-                                retry_after=7)
+        emulator.control.inject("status", probe_path(emulator), method=PROBES[emulator.platform][0], times=2,
+                                status=503, retry_after=7)
         answers = [probe(emulator) for _ in range(3)]
         assert [a.status_code for a in answers] == [503, 503, 200]
         assert answers[0].headers["Retry-After"] == "7"
@@ -44,13 +54,13 @@ class TestFaults:
         assert faulted(emulator) == ["status", "status", None]
 
     def test_html_fault_answers_a_proxy_page(self, emulator: RunningEmulator) -> None:
-        emulator.control.inject("html", PROBES[emulator.platform], times=2)
+        emulator.control.inject("html", probe_path(emulator), times=2)
         answers = [probe(emulator) for _ in range(3)]
         assert [a.status_code for a in answers] == [502, 502, 200]
         assert answers[0].headers["Content-Type"].startswith("text/html") and "502" in answers[0].text
 
     def test_drop_fault_cuts_the_connection(self, emulator: RunningEmulator) -> None:
-        emulator.control.inject("drop", PROBES[emulator.platform], times=2)
+        emulator.control.inject("drop", probe_path(emulator), times=2)
         for _ in range(2):
             with pytest.raises(requests.RequestException):
                 probe(emulator)
@@ -58,14 +68,14 @@ class TestFaults:
         assert [entry["status"] for entry in emulator.control.state()["requests"]] == [None, None, 200]
 
     def test_slow_fault_delays_then_answers(self, emulator: RunningEmulator) -> None:
-        emulator.control.inject("slow", PROBES[emulator.platform], times=2, seconds=0.2)
+        emulator.control.inject("slow", probe_path(emulator), times=2, seconds=0.2)
         began = time.monotonic()
         assert [probe(emulator).status_code for _ in range(3)] == [200, 200, 200]
         assert time.monotonic() - began >= 0.4
         assert faulted(emulator) == ["slow", "slow", None]
 
     def test_malformed_fault_truncates_the_json(self, emulator: RunningEmulator) -> None:
-        emulator.control.inject("malformed", PROBES[emulator.platform], times=2)
+        emulator.control.inject("malformed", probe_path(emulator), times=2)
         answers = [probe(emulator) for _ in range(3)]
         for answer in answers[:2]:
             with pytest.raises(ValueError):
@@ -75,8 +85,8 @@ class TestFaults:
         assert (rule["applied"], rule["remaining"]) == (2, 0)
 
     def test_faults_match_method_and_whole_path(self, emulator: RunningEmulator) -> None:
-        emulator.control.inject("status", PROBES[emulator.platform][:-1], status=500)
-        emulator.control.inject("status", PROBES[emulator.platform], method="POST", status=500)
+        emulator.control.inject("status", probe_path(emulator)[:-1], status=500)
+        emulator.control.inject("status", probe_path(emulator), method="DELETE", status=500)
         assert probe(emulator).status_code == 200
 
     def test_unknown_fault_kind_is_refused(self, emulator: RunningEmulator) -> None:
@@ -104,10 +114,11 @@ class TestControlPlane:
     def test_requests_are_recorded_without_credentials(self, emulator: RunningEmulator) -> None:
         probe(emulator)
         (entry,) = emulator.control.state()["requests"]
-        assert entry == {"method": "GET", "path": PROBES[emulator.platform], "query": {}, "json": None,
+        method, path, body = PROBES[emulator.platform]
+        assert entry == {"method": method, "path": path, "query": {}, "json": body,
                          "status": 200, "auth_valid": True, "fault": None}
         assert emulator.api_key not in json.dumps(emulator.control.state()["requests"])
-        assert emulator.control.count(f"GET {PROBES[emulator.platform]}") == 1
+        assert emulator.control.count(f"{method} {path.replace('1607', '{flow_id}')}") == 1
 
     def test_connection_fixture_sets_the_airflow_env_var(self, emulator: RunningEmulator,
                                                          emulator_connection: Any) -> None:
