@@ -21,9 +21,14 @@ class RunCompletionMixin:
     conn_id: str
     log: logging.Logger
 
+    @property
+    def api_options(self) -> dict[str, Any]:
+        """Options of the platform's API description, shared by this task's hook and its trigger."""
+        return {}
+
     @cached_property
     def hook(self) -> WorkflowHook:
-        return self.hook_class(conn_id=self.conn_id)
+        return self.hook_class(conn_id=self.conn_id, api_options=self.api_options)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger fired: check the event, then read the finished run once."""
@@ -45,6 +50,10 @@ class RunCompletionMixin:
                 "%s run %s succeeded with a warning: %s (status=%r)", self.hook.api.name, run.run_id, run.warning, run.raw_status
             )
         self.log.info("%s run %s finished: %s.", self.hook.api.name, run.run_id, run.state.value)
+        return self.completed(run)
+
+    def completed(self, run: Run) -> dict[str, Any]:
+        """The XCom result of a successful run; platforms extend it (log steps, keep media outputs)."""
         return run.to_result()
 
     def on_wait_timeout(self, context: Any, ref: RunRef) -> None:

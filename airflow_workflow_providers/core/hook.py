@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from functools import cached_property
 from typing import Any, ClassVar
@@ -23,11 +23,13 @@ class WorkflowHook(BaseHook):
     """Talks to one platform through one Airflow connection (host = base URL, password = API key).
 
     :param conn_id: the Airflow connection to use.
+    :param api_options: keyword arguments of the platform's API description (JSON, since a trigger
+        carries them), e.g. Scade's ``status_map``.
     :param retry_policy: how hard each request is retried on transient faults.
     :param timeout: seconds allowed for one HTTP request.
     """
 
-    api: ClassVar[PlatformAPI]
+    api_class: ClassVar[type[PlatformAPI]]
     conn_name_attr = "conn_id"
     default_conn_name: ClassVar[str]
     conn_type: ClassVar[str]
@@ -36,16 +38,23 @@ class WorkflowHook(BaseHook):
     start_wait: ClassVar[float] = 60.0
 
     def __init__(
-        self, conn_id: str | None = None, *, retry_policy: RetryPolicy | None = None, timeout: float = 30.0
+        self,
+        conn_id: str | None = None,
+        *,
+        api_options: Mapping[str, Any] | None = None,
+        retry_policy: RetryPolicy | None = None,
+        timeout: float = 30.0,
     ) -> None:
         super().__init__()
         self.conn_id = conn_id or self.default_conn_name
+        self.api_options = dict(api_options or {})
+        self.api = self.api_class(**self.api_options)
         self.retry_policy = retry_policy or RetryPolicy()
         self.timeout = timeout
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return ui_field_behaviour(cls.api.info)
+        return ui_field_behaviour(cls.api_class.info)
 
     # -- clients ----------------------------------------------------------------------------------
     def client_config(self, conn: Any) -> ClientConfig:

@@ -94,6 +94,7 @@ class WorkflowRunOperator(RunCompletionMixin, BaseOperator):
                     poll_interval=self.poll_interval,
                     end_time=end_time,
                     cancel_on_kill=self.cancel_on_kill,
+                    api_options=self.api_options,
                 ),
                 method_name="execute_complete",
                     timeout=timedelta(seconds=self.timeout + self.poll_interval + DEFER_MARGIN),

@@ -60,6 +60,11 @@ class PlatformAPI:
         """A cheap authenticated call that spends no credits, for ``test_connection``; parses to a description."""
         raise NotImplementedError
 
+    def pace(self, response: Response) -> float:
+        """Seconds to hold the next request after this answer, e.g. when rate-limit headers say the
+        budget is spent; 0 for none."""
+        return 0.0
+
     # -- errors -----------------------------------------------------------------------------------
     def error_detail(self, response: Response) -> tuple[str | None, str]:
         """``(code, message)`` from an error answer; tolerates non-JSON pages."""

@@ -26,6 +26,19 @@ PLATFORMS: dict[str, PlatformInfo] = {
     info.key: info
     for info in (
         PlatformInfo("dify", "Dify", "https://api.dify.ai/v1", "airflow_workflow_providers.dify.hooks.DifyHook"),
+        PlatformInfo("scade", "Scade", "https://api.scade.pro/api/v1", "airflow_workflow_providers.scade.hooks.ScadeHook"),
+        PlatformInfo(
+            "arcee_orchestra",
+            "Arcee Orchestra",
+            "https://orchestra.arcee.ai/api/v1/workflow",
+            "airflow_workflow_providers.arcee.hooks.ArceeOrchestraHook",
+        ),
+        PlatformInfo(
+            "flowy",
+            "Flowy",
+            "https://apis.tryflowy.ai/genstudio-svc-v2/api/v1",
+            "airflow_workflow_providers.flowy.hooks.FlowyHook",
+        ),
     )
 }
 

@@ -59,6 +59,7 @@ class WorkflowRunSensor(RunCompletionMixin, BaseSensorOperator):
                 poll_interval=self.poke_interval,
                 end_time=time.time() + self.timeout,
                 cancel_on_kill=False,
+                api_options=self.api_options,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout + self.poke_interval + DEFER_MARGIN),

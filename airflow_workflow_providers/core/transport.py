@@ -40,6 +40,23 @@ class ClientConfig:
         return {**self.headers, **(request.headers or {})}
 
 
+class _Pacer:
+    """Holds requests back while the platform's rate-limit headers say the budget is spent."""
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+        self.not_before = 0.0
+
+    def wait(self) -> float:
+        return max(0.0, self.not_before - time.monotonic())
+
+    def observe(self, response: Response) -> Response:
+        hold = self.config.api.pace(response)
+        if hold > 0:
+            self.not_before = time.monotonic() + hold
+        return response
+
+
 class SyncTransport:
     """``requests`` with one reused session."""
 
@@ -47,6 +64,7 @@ class SyncTransport:
         self.config = config
         self.log = log
         self.session = requests.Session()
+        self.pacer = _Pacer(config)
 
     def call(self, call: Call[T]) -> T:
         attempts = Attempts(self.config.api, call, self.config.policy, self.log)
@@ -76,6 +94,8 @@ class SyncTransport:
     def _send(self, request: Request, stream_wait: float | None = None) -> Any:
         timeout = (self.config.timeout, stream_wait or self.config.timeout)
         files = {request.upload[0]: request.upload[1:]} if request.upload else None
+        if hold := self.pacer.wait():
+            time.sleep(hold)
         try:
             answer = self.session.request(
                 request.method,
@@ -90,7 +110,7 @@ class SyncTransport:
             )
             if request.stream and answer.ok:
                 return answer
-            return Response(answer.status_code, answer.content, dict(answer.headers))
+            return self.pacer.observe(Response(answer.status_code, answer.content, dict(answer.headers)))
         except requests.RequestException as exc:
             return TransportFault(f"{type(exc).__name__}: {exc}", reached=_reached(exc))
 
@@ -139,6 +159,7 @@ class AsyncTransport:
     def __init__(self, config: ClientConfig, log: logging.Logger) -> None:
         self.config = config
         self.log = log
+        self.pacer = _Pacer(config)
 
     async def __aenter__(self) -> AsyncTransport:
         self.session = _SharedSessions.acquire()
@@ -156,6 +177,8 @@ class AsyncTransport:
             await asyncio.sleep(verdict)
 
     async def _send(self, request: Request) -> Response | TransportFault:
+        if hold := self.pacer.wait():
+            await asyncio.sleep(hold)
         try:
             async with self.session.request(
                 request.method,
@@ -165,7 +188,7 @@ class AsyncTransport:
                 headers=self.config.headers_for(request),
                 timeout=aiohttp.ClientTimeout(total=self.config.timeout),
             ) as answer:
-                return Response(answer.status, await answer.read(), dict(answer.headers))
+                return self.pacer.observe(Response(answer.status, await answer.read(), dict(answer.headers)))
         except aiohttp.ClientConnectorError as exc:
             return TransportFault(f"{type(exc).__name__}: {exc}", reached=False)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:

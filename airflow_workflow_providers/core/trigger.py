@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,6 +28,7 @@ class WorkflowRunTrigger(BaseTrigger):
     :param cancel_on_kill: stop the remote run when a user marks the deferred task failed/success or
         clears it (Airflow >= 3.3 calls ``on_kill`` only for such user actions, not for restarts).
     :param max_consecutive_failures: transient poll failures tolerated in a row.
+    :param api_options: options of the platform's API description (see ``WorkflowHook``).
     """
 
     def __init__(
@@ -39,6 +41,7 @@ class WorkflowRunTrigger(BaseTrigger):
         end_time: float,
         cancel_on_kill: bool = True,
         max_consecutive_failures: int = 10,
+        api_options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         # Coerced here so that the kwargs are JSON-native by construction and a wrong value fails on
@@ -50,7 +53,8 @@ class WorkflowRunTrigger(BaseTrigger):
         self.end_time = float(end_time)
         self.cancel_on_kill = bool(cancel_on_kill)
         self.max_consecutive_failures = int(max_consecutive_failures)
-        hook_class(self.platform)
+        self.api_options = json.loads(json.dumps(api_options or {}))
+        self._hook()
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -63,11 +67,12 @@ class WorkflowRunTrigger(BaseTrigger):
                 "end_time": self.end_time,
                 "cancel_on_kill": self.cancel_on_kill,
                 "max_consecutive_failures": self.max_consecutive_failures,
+                "api_options": self.api_options,
             },
         )
 
     def _hook(self) -> Any:
-        return hook_class(self.platform)(conn_id=self.conn_id)
+        return hook_class(self.platform)(conn_id=self.conn_id, api_options=self.api_options)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = self._hook()

@@ -22,7 +22,8 @@ class DifyHook(WorkflowHook):
     async forms) it reads the app's parameters and info, uploads files and lists runs.
     """
 
-    api = DifyAPI()
+    api_class = DifyAPI
+    api: DifyAPI
     default_conn_name = "dify_default"
     conn_type = "dify"
     hook_name = "Dify"
