@@ -54,6 +54,8 @@ class Emulator(abc.ABC):
     base_path: ClassVar[str]
     auth_scheme: ClassVar[str] = "Bearer"
     outcomes: ClassVar[frozenset[str]]
+    success_outcome: ClassVar[str] = "succeeded"
+    """The outcome of a new app that does not name one."""
     default_app_ids: ClassVar[Mapping[str, str]]
     """Short name (``echo``, ``slow``) -> id of each default app."""
     default_settings: ClassVar[Mapping[str, Any]] = {}
@@ -134,7 +136,10 @@ class Emulator(abc.ABC):
     def upsert_app(self, data: Mapping[str, Any]) -> AppDef:
         if "id" not in data:
             raise ValueError("an app definition needs an 'id'")
-        app = self.normalize_app(AppDef.from_json(data, self.apps.get(data["id"])))
+        base = self.apps.get(data["id"])
+        if base is None:
+            data = {"outcome": self.success_outcome, **data}
+        app = self.normalize_app(AppDef.from_json(data, base))
         if app.outcome not in self.outcomes:
             raise ValueError(f"outcome {app.outcome!r} is not one of {sorted(self.outcomes)}")
         self.apps[app.id] = app

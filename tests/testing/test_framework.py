@@ -21,6 +21,7 @@ SCADE_START = {"start_node_id": "SYnn-start", "end_node_id": "y5iI-end", "result
 PROBES: dict[str, tuple[str, str, Any]] = {
     "dify": ("GET", "/info", None),
     "scade": ("POST", "/scade/flow/1607/execute", SCADE_START),
+    "arcee": ("GET", "/workflows", None),
 }
 """A cheap authenticated request of each platform that answers 200: (method, path, JSON body)."""
 
