@@ -18,7 +18,7 @@ test: venv
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 demo: venv
-	$(BIN)/python -m airflow_workflow_providers.demo
+	$(BIN)/python -m demo
 
 bench: venv
 	$(BIN)/python -m benchmarks

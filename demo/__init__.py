@@ -1,0 +1,1 @@
+"""``make demo``: every example DAG against the bundled emulators."""
