@@ -53,6 +53,8 @@ class Emulator(abc.ABC):
     conn_type: ClassVar[str]
     base_path: ClassVar[str]
     auth_scheme: ClassVar[str] = "Bearer"
+    error_field: ClassVar[str] = "detail"
+    unauthorized_message: ClassVar[str] = "Invalid API key"
     outcomes: ClassVar[frozenset[str]]
     success_outcome: ClassVar[str] = "succeeded"
     """The outcome of a new app that does not name one."""
@@ -78,16 +80,16 @@ class Emulator(abc.ABC):
     @abc.abstractmethod
     def api_routes(self) -> list[Route]: ...
 
-    @abc.abstractmethod
     def authenticate(self, request: web.Request) -> bool:
         """Whether the request carries a valid key (may remember the caller's app on the request)."""
+        return request.headers.get("Authorization") == f"{self.auth_scheme} {self.api_key}"
 
-    @abc.abstractmethod
     def error(self, status: int, message: str, code: str | None = None) -> web.Response:
-        """An error answer in the platform's own body shape."""
+        """An error answer in the platform's own body shape (``{error_field: message}`` by default)."""
+        return web.json_response({self.error_field: message}, status=status)
 
-    @abc.abstractmethod
-    def unauthorized(self) -> web.Response: ...
+    def unauthorized(self) -> web.Response:
+        return self.error(401, self.unauthorized_message)
 
     @abc.abstractmethod
     def run_state(self, run: Run) -> str:
@@ -212,7 +214,7 @@ class Emulator(abc.ABC):
             "method": request.method,
             "path": path,
             "query": dict(request.query),
-            "json": await _json_body(request),
+            "json": await read_json(request) if request.content_type == "application/json" else None,
             "status": None,
             "auth_valid": auth_valid,
             "fault": None,
@@ -282,8 +284,9 @@ class Emulator(abc.ABC):
         return await _control_call(request, add)
 
 
-async def _json_body(request: web.Request) -> Any:
-    if request.content_type != "application/json" or not request.can_read_body:
+async def read_json(request: web.Request) -> Any:
+    """The request's JSON body, or None when it has none or it does not parse."""
+    if not request.body_exists:
         return None
     try:
         return await request.json()

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from airflow_workflow_providers.testing._runs import FAILED, AppDef, InputDef, OutputDef, Phase, Run, utc_iso
-from airflow_workflow_providers.testing._server import Emulator, Route
+from airflow_workflow_providers.testing._server import Emulator, Route, read_json
 
 ARCEE_KEY = "arcee-emulator-key"
 ECHO_WORKFLOW = "0b8f4c1e-7a51-4d0e-9a63-5a1d2e0f0001"
@@ -39,6 +39,7 @@ class ArceeEmulator(Emulator):
     base_path = "/api/v1/workflow"
     outcomes = frozenset({"completed", FAILED, "cancelled"})
     success_outcome = "completed"
+    unauthorized_message = "Invalid or missing API key"
     default_app_ids: ClassVar[Mapping[str, str]] = {"echo": ECHO_WORKFLOW, "slow": SLOW_WORKFLOW}
     api_key = ARCEE_KEY
 
@@ -72,12 +73,6 @@ class ArceeEmulator(Emulator):
         header = request.headers.get("Authorization") or request.headers.get("Authentication", "")
         return header.removeprefix("Bearer ") == ARCEE_KEY
 
-    def error(self, status: int, message: str, code: str | None = None) -> web.Response:
-        return web.json_response({"detail": message}, status=status)
-
-    def unauthorized(self) -> web.Response:
-        return self.error(401, "Invalid or missing API key")
-
     def run_state(self, run: Run) -> str:
         phase = run.phase()
         return {Phase.QUEUED: "pending", Phase.RUNNING: "running"}.get(phase, run.outcome)
@@ -89,10 +84,7 @@ class ArceeEmulator(Emulator):
         workflow = self.apps.get(request.match_info["workflow_id"])
         if workflow is None:
             return self.error(404, "Workflow not found")
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
+        body = await read_json(request)
         if not isinstance(body, dict):
             return self.error(400, "The body must be a JSON object of input variables")
         missing = [spec.name for spec in workflow.inputs if spec.required and body.get(spec.name) in (None, "")]

@@ -36,7 +36,7 @@ from aiohttp import web
 from airflow_workflow_providers.testing import _signing
 from airflow_workflow_providers.testing._faults import html_page
 from airflow_workflow_providers.testing._runs import FAILED, AppDef, InputDef, OutputDef, Phase, Run
-from airflow_workflow_providers.testing._server import Emulator, EventStream, Route, event_stream
+from airflow_workflow_providers.testing._server import Emulator, EventStream, Route, event_stream, read_json
 
 ECHO_KEY = "app-echo"
 SLOW_KEY = "app-slow"
@@ -573,10 +573,7 @@ def _bounded(query: Mapping[str, str], name: str, default: int, maximum: int) ->
 
 
 async def _json_object(request: web.Request) -> dict[str, Any] | None:
-    try:
-        body = await request.json()
-    except ValueError:
-        return None
+    body = await read_json(request)
     return body if isinstance(body, dict) else None
 
 

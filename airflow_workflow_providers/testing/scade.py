@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from aiohttp import web
 
 from airflow_workflow_providers.testing._runs import FAILED, AppDef, InputDef, OutputDef, Phase, Run, utc_iso
-from airflow_workflow_providers.testing._server import Emulator, Route
+from airflow_workflow_providers.testing._server import Emulator, Route, read_json
 
 SCADE_KEY = "c2NhZGUtZW11bGF0b3I6a2V5"
 ECHO_FLOW = "1607"
@@ -40,6 +40,7 @@ class ScadeEmulator(Emulator):
     base_path = "/api/v1"
     auth_scheme = "Basic"
     outcomes = frozenset({"succeeded", FAILED, "cancelled"})
+    unauthorized_message = "Invalid token."
     default_app_ids: ClassVar[Mapping[str, str]] = {"echo": ECHO_FLOW, "slow": SLOW_FLOW}
     api_key = SCADE_KEY
 
@@ -70,15 +71,6 @@ class ScadeEmulator(Emulator):
             Route("GET", "/task/{task_id}", self._task, "polls"),
         ]
 
-    def authenticate(self, request: web.Request) -> bool:
-        return request.headers.get("Authorization") == f"Basic {SCADE_KEY}"
-
-    def error(self, status: int, message: str, code: str | None = None) -> web.Response:
-        return web.json_response({"detail": message}, status=status)
-
-    def unauthorized(self) -> web.Response:
-        return self.error(401, "Invalid token.")
-
     def run_state(self, run: Run) -> str:
         return str(self._status(run))
 
@@ -86,11 +78,11 @@ class ScadeEmulator(Emulator):
         flow = self.apps.get(request.match_info["flow_id"])
         if flow is None:
             return self.error(404, "Flow not found.")
+        body = await read_json(request)
         try:
-            body = await request.json()
             inputs = _flow_inputs(flow, body)
         except ValueError as exc:
-            return self.error(400, str(exc) if isinstance(exc, FlowRequestError) else "Malformed request body.")
+            return self.error(400, str(exc))
         run = self.start_run(flow, inputs, run_id=str(next(self._task_ids)))
         run.extra["data"] = {**body, "node_id": None, "init_context": {}}
         return web.json_response(self._record(run))
@@ -125,24 +117,21 @@ class ScadeEmulator(Emulator):
         }
 
 
-class FlowRequestError(ValueError):
-    """A start request that names nodes of another flow; the message is the answer's detail."""
-
-
 def _flow_inputs(flow: AppDef, body: Any) -> dict[str, Any]:
-    """The start node's inputs from an execute body, checking that the node ids belong to the flow."""
+    """The start node's inputs from an execute body; ValueError (the answer's detail) when it is malformed
+    or names nodes of another flow."""
     if not isinstance(body, dict):
-        raise ValueError("body is not an object")
+        raise ValueError("Malformed request body: expected a JSON object.")
     start, end = flow.options["start_node_id"], flow.options["end_node_id"]
     for field, allowed in (("start_node_id", {start}), ("end_node_id", {end}), ("result_node_id", {start, end})):
         node = body.get(field, end if field == "result_node_id" else None)
         if node not in allowed:
-            raise FlowRequestError(f"Node {node!r} given as {field} does not belong to flow {flow.id}.")
+            raise ValueError(f"Node {node!r} given as {field} does not belong to flow {flow.id}.")
     settings = body.get("node_settings", {})
     node = settings.get(start, {}) if isinstance(settings, dict) else None
     data = node.get("data", {}) if isinstance(node, dict) else None
     if not isinstance(data, dict):
-        raise ValueError("node_settings is not {node id: {data: {...}}}")
+        raise ValueError("Malformed request body: node_settings must be {node id: {\"data\": {...}}}.")
     return data
 
 

@@ -28,9 +28,16 @@ class Api:
         return self.request("POST", path, **kwargs)
 
 
-@pytest.fixture
-def dify(dify_emulator: RunningEmulator) -> Api:
-    return Api(dify_emulator)
+def _client_fixture(platform: str) -> Any:
+    @pytest.fixture(name=platform)
+    def client(request: pytest.FixtureRequest) -> Api:
+        """A client of this platform's emulator (reset for the test)."""
+        return Api(request.getfixturevalue(f"{platform}_emulator"))
+
+    return client
+
+
+dify, scade, arcee, flowy = (_client_fixture(platform) for platform in ("dify", "scade", "arcee", "flowy"))
 
 
 @pytest.fixture

@@ -14,10 +14,6 @@ ECHO = "0b8f4c1e-7a51-4d0e-9a63-5a1d2e0f0001"
 SLOW = "0b8f4c1e-7a51-4d0e-9a63-5a1d2e0f0002"
 
 
-@pytest.fixture
-def arcee(arcee_emulator: RunningEmulator, api: Any) -> Api:
-    return api(arcee_emulator)
-
 
 def test_run_goes_pending_running_completed(arcee: Api, arcee_emulator: RunningEmulator) -> None:
     arcee_emulator.control.settings(queued_seconds=0.15)

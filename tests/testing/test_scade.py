@@ -21,10 +21,6 @@ def start_body(text: Any = "hi", start: str = "SYnn-start", end: str = "y5iI-end
 SLOW_NODES = {"start": "Qk3a-start", "end": "Zp9w-end"}
 
 
-@pytest.fixture
-def scade(scade_emulator: RunningEmulator, api: Any) -> Api:
-    return api(scade_emulator)
-
 
 def test_task_is_queued_then_running_then_succeeds(scade: Api, scade_emulator: RunningEmulator) -> None:
     scade_emulator.control.settings(queued_seconds=0.15)
