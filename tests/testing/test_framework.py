@@ -22,8 +22,10 @@ PROBES: dict[str, tuple[str, str, Any]] = {
     "dify": ("GET", "/info", None),
     "scade": ("POST", "/scade/flow/1607/execute", SCADE_START),
     "arcee": ("GET", "/workflows", None),
+    "flowy": ("GET", "/apps", None),
 }
 """A cheap authenticated request of each platform that answers 200: (method, path, JSON body)."""
+CUSTOM_ID = "65f1a2b3c4d5e6f708090aff"  # valid everywhere, Flowy's 24-hex ids included
 
 
 @pytest.fixture(params=sorted(PROBES))
@@ -98,11 +100,11 @@ class TestFaults:
 class TestControlPlane:
     def test_reset_restores_defaults(self, emulator: RunningEmulator) -> None:
         emulator.control.settings(run_seconds_multiplier=5)
-        emulator.control.add_app(id="custom", name="custom")
+        emulator.control.add_app(id=CUSTOM_ID, name="custom")
         probe(emulator)
         emulator.control.reset()
         state = emulator.control.state()
-        assert state["requests"] == [] and state["runs"] == {} and "custom" not in state["apps"]
+        assert state["requests"] == [] and state["runs"] == {} and CUSTOM_ID not in state["apps"]
         assert state["settings"]["run_seconds_multiplier"] == 1.0
         assert state["counts"] == {"starts": 0, "stops": 0, "polls": 0}
 
@@ -110,7 +112,7 @@ class TestControlPlane:
         with pytest.raises(ValueError, match="unknown"):
             emulator.control.settings(warp_speed=True)
         with pytest.raises(ValueError, match="outcome"):
-            emulator.control.add_app(id="custom", name="custom", outcome="exploded")
+            emulator.control.add_app(id=CUSTOM_ID, name="custom", outcome="exploded")
 
     def test_requests_are_recorded_without_credentials(self, emulator: RunningEmulator) -> None:
         probe(emulator)
