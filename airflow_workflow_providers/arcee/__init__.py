@@ -1,0 +1,1 @@
+"""Arcee Orchestra workflows: hook, operator, sensor."""
