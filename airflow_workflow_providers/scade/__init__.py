@@ -1,0 +1,1 @@
+"""Scade flows: hook, operator, sensor."""
