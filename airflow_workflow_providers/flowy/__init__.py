@@ -1,0 +1,1 @@
+"""Flowy generative apps: hook, operator, sensor."""
