@@ -283,7 +283,7 @@ class ScadeAPI(PlatformAPI):
         return Call(Request("GET", f"/task/{quote(str(task_id), safe='')}"), _record, run_id=str(task_id))
 
     def why_no_cancel(self, ref: RunRef) -> str:
-        return "Scade has no endpoint to stop a flow run; the flow keeps running and is billed when it ends"
+        return "Scade has no endpoint to stop a flow run"
 
     def probe(self) -> Call[str]:
         """``GET /task/0``: Scade has no free "who am I" call, and reading a task costs nothing.

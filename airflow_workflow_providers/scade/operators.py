@@ -84,6 +84,7 @@ class ScadeRunFlowOperator(WorkflowRunOperator):
 
     def on_wait_timeout(self, context: Any, ref: RunRef) -> None:
         self.log.error(
-            "Scade run %s did not finish within %.0f s. %s.", ref.run_id, self.timeout, self.hook.api.why_no_cancel(ref)
+            "Scade run %s did not finish within %.0f s. %s: the flow keeps running remotely and is billed when it ends.",
+            ref.run_id, self.timeout, self.hook.api.why_no_cancel(ref),
         )
         self._stop(context, ref)  # stops nothing, but forgets the run so a retry does not re-attach to it
