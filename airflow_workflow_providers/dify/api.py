@@ -35,6 +35,8 @@ STATES: Mapping[str, RunState] = {
 }
 
 USAGE_FIELDS = ("total_tokens", "elapsed_time", "total_steps")
+#: the statuses ``GET /workflows/logs`` can filter on
+LOG_STATUSES = ("succeeded", "failed", "stopped")
 
 
 def parse_run(payload: Any) -> Run:
@@ -160,6 +162,8 @@ class DifyAPI(PlatformAPI):
     def logs(
         self, *, user: str | None = None, status: str | None = None, page: int = 1, limit: int = 20
     ) -> Call[dict[str, Any]]:
+        if status is not None and status not in LOG_STATUSES:
+            raise ValueError(f"Dify's run logs filter on status {LOG_STATUSES}, not {status!r}")
         query = {"page": page, "limit": limit, "status": status, "created_by_end_user_session_id": user}
         request = Request("GET", "/workflows/logs", query={k: v for k, v in query.items() if v is not None})
         return Call(request, lambda response: json_body(response, NAME))

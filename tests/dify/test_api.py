@@ -171,3 +171,11 @@ def test_stop_needs_the_task_id_and_user_of_the_start():
     assert API.cancel(RunRef("run")) is None
     call = API.cancel(RunRef("run", {"task_id": "t", "user": "u"}))
     assert (call.request.path, call.request.json) == ("/workflows/tasks/t/stop", {"user": "u"})
+
+
+def test_run_logs_filter_only_on_documented_statuses():
+    assert API.logs(status="failed", user="u").request.query == {
+        "page": 1, "limit": 20, "status": "failed", "created_by_end_user_session_id": "u"
+    }
+    with pytest.raises(ValueError, match="not 'running'"):
+        API.logs(status="running")
