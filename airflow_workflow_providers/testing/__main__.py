@@ -40,10 +40,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def ready_line(emulator: RunningEmulator) -> str:
-    keys = ", ".join(f"{name}={key}" for name, key in emulator.app_keys.items())
+    """``<platform> emulator ready: base_url=... api_key=... apps: echo=<id>, slow=<id> control=...``
+    (a Dify app id is its API key)."""
     apps = ", ".join(f"{name}={app_id}" for name, app_id in emulator.app_ids.items())
     return (f"{emulator.platform} emulator ready: base_url={emulator.base_url} api_key={emulator.api_key} "
-            f"apps: {apps} keys: {keys} control={emulator.root_url}/_emulator/state")
+            f"apps: {apps} control={emulator.root_url}/_emulator/state")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ import abc
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import json
 import threading
 import uuid
@@ -68,12 +69,10 @@ class Emulator(abc.ABC):
         self._counters: dict[str, str] = {}
         self.reset()
 
-    # -- platform hooks -------------------------------------------------------------------------
-    @property
-    @abc.abstractmethod
-    def api_key(self) -> str:
-        """A valid key for the default app or workspace."""
+    api_key: ClassVar[str]
+    """A valid key for the default app or workspace."""
 
+    # -- platform hooks -------------------------------------------------------------------------
     @abc.abstractmethod
     def default_apps(self) -> list[AppDef]: ...
 
@@ -210,31 +209,10 @@ class Emulator(abc.ABC):
         is_api = request.path.startswith(self.base_path + "/")
         auth_valid = self.authenticate(request) if is_api else None
         path = self.relative(request.path)
-        entry: dict[str, Any] = {
-            "method": request.method,
-            "path": path,
-            "query": dict(request.query),
-            "json": await read_json(request) if request.content_type == "application/json" else None,
-            "status": None,
-            "auth_valid": auth_valid,
-            "fault": None,
-        }
+        entry = await _request_entry(request, path, auth_valid)
         self.requests.append(entry)
         self._count(request)
-
-        async def handle(req: web.Request) -> web.StreamResponse:
-            if is_api and not auth_valid:
-                return self.unauthorized()
-            refusal = self.admit(req) if is_api else None
-            if refusal is not None:
-                return refusal
-            try:
-                return await handler(req)
-            except web.HTTPException as exc:
-                if exc.status < 400:
-                    raise
-                return self.error(exc.status, exc.reason)
-
+        handle = functools.partial(self._handle, handler=handler, is_api=is_api, auth_valid=auth_valid)
         fault = self.faults.take(request.method, path)
         if fault is None:
             response = await handle(request)
@@ -243,6 +221,21 @@ class Emulator(abc.ABC):
             response = await apply_fault(fault, request, handle, self.error)
         entry["status"] = None if fault and fault.kind == "drop" else response.status
         return response
+
+    async def _handle(self, request: web.Request, *, handler: Handler, is_api: bool,
+                      auth_valid: bool | None) -> web.StreamResponse:
+        """Normal handling: auth, admission, the route's handler, aiohttp errors in the platform's shape."""
+        if is_api and not auth_valid:
+            return self.unauthorized()
+        refusal = self.admit(request) if is_api else None
+        if refusal is not None:
+            return refusal
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return self.error(exc.status, exc.reason)
 
     def _count(self, request: web.Request) -> None:
         resource = request.match_info.route.resource
@@ -282,6 +275,19 @@ class Emulator(abc.ABC):
             return self.faults.to_json()
 
         return await _control_call(request, add)
+
+
+async def _request_entry(request: web.Request, path: str, auth_valid: bool | None) -> dict[str, Any]:
+    """What ``state()["requests"]`` records of a request (never its credentials)."""
+    return {
+        "method": request.method,
+        "path": path,
+        "query": dict(request.query),
+        "json": await read_json(request) if request.content_type == "application/json" else None,
+        "status": None,
+        "auth_valid": auth_valid,
+        "fault": None,
+    }
 
 
 async def read_json(request: web.Request) -> Any:

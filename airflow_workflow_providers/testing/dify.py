@@ -190,9 +190,11 @@ class DifyEmulator(Emulator):
     async def _run_workflow(self, request: web.Request) -> web.StreamResponse:
         app: AppDef = request[_APP]
         refusal = _check_workflow_id(request.match_info.get("workflow_id"), app)
+        if refusal:
+            return self.error(*refusal)
         body = await _json_object(request)
-        if refusal or body is None:
-            return self.error(*(refusal or (400, "Invalid JSON body.", "bad_request")))
+        if body is None:
+            return self.error(400, "Invalid JSON body.", "bad_request")
         user = body.get("user")
         if not isinstance(user, str) or not user:
             return self.error(400, "Arg user must be provided.", "invalid_param")
