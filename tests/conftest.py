@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 _HOME = Path(tempfile.mkdtemp(prefix="awp-airflow-home-"))
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 _DAGS = _HOME / "dags"
 _DAGS.mkdir()
 for dag_file in [*(REPO / "tests" / "dags").glob("*.py"), *(REPO / "example_dags").glob("*.py")]:

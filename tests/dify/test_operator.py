@@ -97,3 +97,17 @@ def test_without_cancel_on_kill_the_run_is_left_alone(dify):
 def test_nonsense_timing_arguments_are_rejected_at_parse_time():
     with pytest.raises(ValueError, match="positive"):
         DifyRunWorkflowOperator(task_id="t", poll_interval=0)
+
+
+def test_partial_success_succeeds_with_a_warning(dify, capsys):
+    dify.control.add_app(id="app-slow", outcome="partial-succeeded")
+    result = operator().execute(context())
+    assert (result["status"], result["raw_status"]) == ("succeeded", "partial-succeeded")
+    assert "succeeded with a warning" in capsys.readouterr().out
+
+
+def test_a_paused_run_keeps_the_task_waiting(dify):
+    dify.control.add_app(id="app-slow", outcome="paused")
+    with pytest.raises(RunTimedOut, match="last status='paused'"):
+        operator(timeout=2).execute(context())
+    assert dify.control.count("polls") >= 5
