@@ -58,5 +58,12 @@ def find(title_part: str, status: int | None = None) -> list[Exchange]:
     return matches
 
 
+def streamed_starts() -> list:
+    """Recorded streaming starts as pytest params, or one skipped param saying the recording is missing."""
+    if not RECORDING.exists():
+        return [pytest.param(None, marks=pytest.mark.skip(reason=f"reference file not found at {RECORDING}"))]
+    return [pytest.param(e.sse, id=e.title[:40]) for e in find("POST /workflows/run") if e.sse]
+
+
 def openapi() -> dict:
     return json.loads(_require(OPENAPI).read_text())

@@ -9,7 +9,7 @@ import pytest
 from airflow_workflow_providers.core.errors import PermanentAPIError, ResponseFormatError, StartNotConfirmedError
 from airflow_workflow_providers.core.model import Response, RunRef, RunState
 from airflow_workflow_providers.dify.api import DifyAPI, StreamedStart, input_problems, parse_run
-from tests.recorded import find
+from tests.recorded import find, streamed_starts
 
 API = DifyAPI()
 
@@ -75,9 +75,9 @@ class TestParseRun:
 
 
 class TestStreamedStart:
-    @pytest.fixture(params=[e for e in find("POST /workflows/run") if e.sse], ids=lambda e: e.title[:40])
+    @pytest.fixture(params=streamed_starts())
     def stream(self, request):
-        return request.param.sse
+        return request.param
 
     def expected(self, sse: bytes) -> RunRef:
         first = json.loads(next(line for line in sse.decode().splitlines() if line.startswith("data: "))[6:])
