@@ -1,0 +1,121 @@
+"""The deployment's metadata database: SQLite (default) or a throwaway PostgreSQL server on loopback.
+
+``HARNESS_DB=postgres`` picks PostgreSQL: the harness runs ``initdb`` and ``postgres`` from the Debian
+``postgresql`` package in a directory of the temporary AIRFLOW_HOME, on a free loopback port, as the
+``postgres`` system user when it is root (PostgreSQL refuses to run as root). It needs the
+``psycopg2-binary`` and ``asyncpg`` packages (``pip install -e '.[postgres]'`` adds them).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+from pathlib import Path
+
+from harness.processes import Process, wait_until
+
+
+class Database:
+    """A metadata database the Airflow processes share."""
+
+    name = "?"
+
+    def start(self) -> None:
+        """Bring the server up (no-op for SQLite)."""
+
+    def stop(self) -> None:
+        """End the server (no-op for SQLite)."""
+
+    @property
+    def url(self) -> str:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.url}
+
+
+class SqliteDatabase(Database):
+    """One file in AIRFLOW_HOME; Airflow serialises writers with its busy timeout."""
+
+    name = "sqlite"
+
+    def __init__(self, home: Path) -> None:
+        self.path = home / "airflow.db"
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.path}"
+
+
+class PostgresDatabase(Database):
+    """A private PostgreSQL cluster under ``home/postgres``, listening on ``127.0.0.1:port`` only."""
+
+    name = "postgresql"
+
+    def __init__(self, home: Path, port: int) -> None:
+        self.dir = home / "postgres"
+        self.port = port
+        self.process: Process | None = None
+        self.user = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg2://{self.user}@127.0.0.1:{self.port}/airflow"
+
+    def _as_user(self, argv: list[str]) -> list[str]:
+        return ["runuser", "-u", self.user, "--", *argv] if os.geteuid() == 0 else argv
+
+    def start(self) -> None:
+        import subprocess
+
+        bindir = _postgres_bindir()
+        data = self.dir / "data"
+        data.mkdir(parents=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, self.user)
+            shutil.chown(data, self.user)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"}
+        subprocess.run(
+            self._as_user([f"{bindir}/initdb", "-D", str(data), "-A", "trust", "-U", self.user, "-E", "UTF8"]),
+            env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        self.process = Process(
+            "postgres",
+            self._as_user([f"{bindir}/postgres", "-D", str(data), "-h", "127.0.0.1", "-p", str(self.port),
+                           "-k", str(self.dir), "-c", "max_connections=200", "-c", "fsync=off"]),
+            env, self.dir / "postgres.log",
+        )
+
+        def ready() -> bool:
+            if not self.process.alive():
+                raise RuntimeError(f"postgres exited:\n{self.process.tail()}")
+            return subprocess.run([f"{bindir}/pg_isready", "-h", "127.0.0.1", "-p", str(self.port)],
+                                  stdout=subprocess.DEVNULL).returncode == 0
+
+        wait_until(ready, 60, "PostgreSQL accepting connections", interval=0.2)
+        subprocess.run(self._as_user([f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(self.port), "airflow"]),
+                       env=env, check=True)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+
+def _postgres_bindir() -> str:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), reverse=True)
+    if candidates:
+        return str(Path(candidates[0]).parent)
+    found = shutil.which("postgres")
+    if found:
+        return str(Path(found).parent)
+    raise RuntimeError("PostgreSQL server not found: apt-get install postgresql (make e2e-deps does it)")
+
+
+def database(kind: str, home: Path, port: int) -> Database:
+    if kind == "sqlite":
+        return SqliteDatabase(home)
+    if kind in ("postgres", "postgresql"):
+        return PostgresDatabase(home, port)
+    raise ValueError(f"unknown database {kind!r}; expected sqlite or postgres")
