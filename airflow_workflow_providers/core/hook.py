@@ -10,13 +10,18 @@ from typing import Any, ClassVar
 
 from airflow.sdk import BaseHook
 
-from airflow_workflow_providers.core.errors import ConfigurationError, PlatformAPIError
+from airflow_workflow_providers.core.errors import ConfigurationError, PlatformAPIError, StartNotConfirmedError
 from airflow_workflow_providers.core.model import Run, RunRef
 from airflow_workflow_providers.core.platform import PlatformAPI
 from airflow_workflow_providers.core.registry import ui_field_behaviour
 from airflow_workflow_providers.core.retry import RetryPolicy
 from airflow_workflow_providers.core.transport import AsyncTransport, ClientConfig, SyncTransport
 from airflow_workflow_providers.core.watch import RunWatch
+
+
+#: looking for a run whose start's answer was lost: tries, seconds between them, and the allowance
+#: for the platform's clock running behind ours
+FIND_ATTEMPTS, FIND_PAUSE, FIND_CLOCK_SKEW = 4, 1.0, 10.0
 
 
 class WorkflowHook(BaseHook):
@@ -85,11 +90,35 @@ class WorkflowHook(BaseHook):
 
     # -- run operations ---------------------------------------------------------------------------
     def start_run(self, **spec: Any) -> RunRef:
-        """Start a run and return its reference as soon as the platform gives one."""
+        """Start a run and return its reference as soon as the platform gives one.
+
+        A start is never blindly retried once it may have reached the platform (that could bill a
+        second run); if its answer is lost, the run is looked for instead, where the platform allows.
+        """
         call = self.api.start(**spec)
-        if call.reader is not None:
-            return self.transport.start_streamed(call, self.start_wait)
-        return self.transport.call(call)
+        started = time.time()
+        try:
+            if call.reader is not None:
+                return self.transport.start_streamed(call, self.start_wait)
+            return self.transport.call(call)
+        except StartNotConfirmedError:
+            ref = self._find_started_run(started, spec)
+            if ref is None:
+                raise
+            self.log.warning("The answer to the start was lost, but %s has run %s from it; continuing with that run.", self.api.name, ref.run_id)
+            return ref
+
+    def _find_started_run(self, started: float, spec: dict[str, Any]) -> RunRef | None:
+        lookup = self.api.find_run(since=started - FIND_CLOCK_SKEW, **spec)
+        if lookup is None:
+            return None
+        for attempt in range(FIND_ATTEMPTS):
+            # a platform may record a run a moment after accepting it
+            time.sleep(attempt * FIND_PAUSE)
+            ref = self.transport.call(lookup)
+            if ref is not None:
+                return ref
+        return None
 
     def get_run(self, ref: RunRef | str) -> Run:
         return self.transport.call(self.api.status(_ref(ref)))

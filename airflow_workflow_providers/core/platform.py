@@ -46,6 +46,11 @@ class PlatformAPI:
         """The call that starts a run; ``spec`` is what the operator collected."""
         raise NotImplementedError
 
+    def find_run(self, *, since: float, **spec: Any) -> Call[RunRef | None] | None:
+        """A lookup for the run that ``start(**spec)`` created at or after ``since`` (epoch seconds),
+        used when a start's answer was lost; ``None`` where the platform offers no way to find it."""
+        return None
+
     def status(self, ref: RunRef) -> Call[Run]:
         raise NotImplementedError
 

@@ -126,6 +126,12 @@ class DifyAPI(PlatformAPI):
         reader = StreamedStart(user)
         return Call(Request("POST", path, json=body, stream=True), reader.read_whole, idempotent=False, reader=reader)
 
+    def find_run(self, *, since: float, user: str, **spec: Any) -> Call[RunRef | None]:
+        """The newest run of this end user created since ``since``, from the run logs. It comes without
+        a task id, so it cannot be stopped (see :meth:`why_no_cancel`)."""
+        request = Request("GET", "/workflows/logs", query={"page": 1, "limit": 5, "created_by_end_user_session_id": user})
+        return Call(request, lambda response: newest_run_since(json_body(response, NAME), since, user))
+
     def status(self, ref: RunRef) -> Call[Run]:
         return Call(
             Request("GET", f"/workflows/run/{ref.run_id}"),
@@ -174,6 +180,19 @@ class DifyAPI(PlatformAPI):
         if response.status == 429 and self.error_detail(response)[0] == "rate_limit_error":
             return False
         return super().retry_verdict(response)
+
+
+def newest_run_since(logs: Any, since: float, user: str) -> RunRef | None:
+    """From a ``GET /workflows/logs`` page, the newest run created at or after ``since``."""
+    entries = require(logs, "data", NAME, "run logs")
+    if not isinstance(entries, list):
+        raise ResponseFormatError(f"{NAME} run logs: 'data' should be a list")
+    for entry in entries:  # newest first
+        run = entry.get("workflow_run") if isinstance(entry, Mapping) else None
+        created = run.get("created_at") if isinstance(run, Mapping) else None
+        if isinstance(created, (int, float)) and created >= since and run.get("id"):
+            return RunRef(str(run["id"]), {"user": user})
+    return None
 
 
 def _describe_app(response: Response) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 FAULT_KINDS = ("status", "html", "drop", "slow", "malformed")
-DROP_STREAM = web.RequestKey("emulator_drop_stream", bool)
+DROP_STREAM = web.RequestKey("emulator_drop_stream", int)
 """Request key set while a ``drop`` fault lets a streaming handler run: the stream cuts itself short."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -38,6 +38,8 @@ class Fault:
     retry_after: float | None = None
     seconds: float = 0.0
     after_processing: bool = True
+    #: for a dropped stream, how many chunks get through before the cut
+    chunks: int = 2
     applied: int = 0
 
     def __post_init__(self) -> None:
@@ -125,7 +127,7 @@ async def _drop(fault: Fault, request: web.Request, handle: Handler) -> web.Stre
     if not fault.after_processing:
         _abort(request)
         return web.Response(status=500)
-    request[DROP_STREAM] = True
+    request[DROP_STREAM] = fault.chunks
     response = await handle(request)
     if response.prepared or not isinstance(response, web.Response) or not isinstance(response.body, bytes):
         _abort(request)

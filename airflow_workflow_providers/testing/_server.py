@@ -309,7 +309,7 @@ async def _control_call(request: web.Request, action: Callable[[Any], Any]) -> w
 
 
 class EventStream:
-    """A streamed answer. Under a ``drop`` fault it cuts the connection after its second chunk."""
+    """A streamed answer. Under a ``drop`` fault it cuts the connection after the fault's ``chunks``."""
 
     def __init__(self, request: web.Request, content_type: str) -> None:
         self.request = request
@@ -319,7 +319,7 @@ class EventStream:
     async def send(self, chunk: bytes) -> None:
         await self.response.write(chunk)
         self._chunks += 1
-        if self.request.get(DROP_STREAM) and self._chunks >= 2:
+        if self.request.get(DROP_STREAM) and self._chunks >= self.request[DROP_STREAM]:
             raise ConnectionResetError("connection dropped by an injected fault")
 
 

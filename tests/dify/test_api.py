@@ -179,3 +179,13 @@ def test_run_logs_filter_only_on_documented_statuses():
     }
     with pytest.raises(ValueError, match="not 'running'"):
         API.logs(status="running")
+
+
+def test_finding_a_lost_start_takes_the_newest_run_created_since_then():
+    logs = {"data": [{"workflow_run": {"id": "new", "created_at": 200}}, {"workflow_run": {"id": "old", "created_at": 100}}]}
+    call = API.find_run(since=150, user="u", inputs={})
+    assert call.request.query["created_by_end_user_session_id"] == "u"
+    assert call.parse(Response(200, json.dumps(logs).encode())) == RunRef("new", {"user": "u"})
+    assert call.parse(Response(200, json.dumps({"data": logs["data"][1:]}).encode())) is None
+    with pytest.raises(ResponseFormatError):
+        call.parse(Response(200, b'{"data": {}}'))

@@ -91,11 +91,26 @@ def test_a_stream_cut_after_the_first_event_still_yields_the_run(dify):
     assert list(dify.control.runs()) == [ref.run_id]
 
 
-def test_a_start_whose_answer_is_lost_is_not_repeated(dify):
+@pytest.fixture
+def quick_find(monkeypatch):
+    monkeypatch.setattr("airflow_workflow_providers.core.hook.FIND_PAUSE", 0.1)
+
+
+def test_a_start_whose_answer_is_lost_is_found_not_repeated(dify, quick_find):
+    dify.control.inject("drop", r"/workflows/run", method="POST", after_processing=True, chunks=1)
+    ref = hook().start_run(inputs={"query": "hi"}, user="lost-answer")
+    assert list(dify.control.runs()) == [ref.run_id]
+    assert ref.extras == {"user": "lost-answer"}  # found through the logs: no task id to stop it with
+    assert dify.control.count("starts") == 1
+
+
+def test_a_run_of_the_same_user_from_before_the_start_is_not_taken_for_it(dify, quick_find, monkeypatch):
+    earlier = hook().start_run(inputs={"query": "hi"}, user="same-user")
+    monkeypatch.setattr("airflow_workflow_providers.core.hook.FIND_CLOCK_SKEW", -5.0)
     dify.control.inject("drop", r"/workflows/run", method="POST", after_processing=False)
     with pytest.raises(StartNotConfirmedError, match="no second run"):
-        hook().start_run(inputs={"query": "hi"}, user="tester")
-    assert dify.control.runs() == {}
+        hook().start_run(inputs={"query": "hi"}, user="same-user")
+    assert list(dify.control.runs()) == [earlier.run_id]
 
 
 def test_a_start_refused_with_503_is_retried_once_and_runs_once(dify):
@@ -110,7 +125,7 @@ def test_invalid_inputs_are_named_before_anything_is_submitted(dify):
     assert dify.control.runs() == {}
 
 
-def test_a_silent_start_is_bounded(dify, monkeypatch):
+def test_a_silent_start_is_bounded(dify, monkeypatch, quick_find):
     monkeypatch.setattr(DifyHook, "start_wait", 1.0)
     dify.control.settings(stream_hang_seconds=5)
     started = time.monotonic()
