@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from airflow_workflow_providers.arcee.api import NAME, describe_step, run_ref, step_summary
-from airflow_workflow_providers.core.errors import PlatformAPIError, ResponseFormatError
+from airflow_workflow_providers.core.errors import RunFailed, WorkflowProviderError
 from airflow_workflow_providers.core.model import Run, RunRef
-from airflow_workflow_providers.core.watch import validate_event
 
 if TYPE_CHECKING:
     import logging
@@ -30,7 +31,7 @@ class StepLogMixin:
         """Read, log and return the step summaries of a run; ``None`` when they cannot be read."""
         try:
             steps = [step_summary(step) for step in self.hook.get_run_steps(ref)]
-        except (PlatformAPIError, ResponseFormatError) as exc:
+        except WorkflowProviderError as exc:
             self.log.warning("Could not read the steps of %s run %s: %s", NAME, ref.run_id, exc)
             return None
         self.log.info("%s run %s steps (%d):", NAME, ref.run_id, len(steps))
@@ -43,16 +44,23 @@ class StepLogMixin:
         result["steps"] = self.log_steps(run_ref(self.workflow_id, run.run_id))
         return result
 
-    def finish(self, run: Run) -> dict[str, Any]:
-        if run.state.is_terminal and not run.state.is_successful:
-            self.log_steps(run_ref(self.workflow_id, run.run_id))
-        return super().finish(run)  # type: ignore[misc]
+    def execute(self, context: Any) -> Any:
+        with self._steps_on_failure():
+            return super().execute(context)  # type: ignore[misc]
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
-        event = validate_event(event)
-        if event["status"] in ("failed", "cancelled"):
-            self.log_steps(RunRef.from_json(event["run"]))
-        return super().execute_complete(context, event)  # type: ignore[misc]
+        with self._steps_on_failure():
+            return super().execute_complete(context, event)  # type: ignore[misc]
+
+    @contextmanager
+    def _steps_on_failure(self) -> Iterator[None]:
+        # The engine raises RunFailed from inside its wait (blocking), its event check (deferred) or a
+        # sensor poke, before any per-run hook is called; catching it here covers all three paths.
+        try:
+            yield
+        except RunFailed as exc:
+            self.log_steps(run_ref(self.workflow_id, exc.run_id))
+            raise
 
     def on_wait_timeout(self, context: Any, ref: RunRef) -> None:
         self.log_steps(ref)  # shows which node the run is stuck in
