@@ -75,3 +75,10 @@ def test_the_sensor_waits_for_a_run_started_elsewhere(scade, run_dag, mode):
     assert result.value("wait")["outputs"] == {"result": "elsewhere", "slept": 1}
     assert result.value("wait")["run_id"] == "22311" and result.value("start", "run_id") == 22311  # (see above)
     assert len(scade.control.runs()) == 1
+
+
+def test_the_example_dag_succeeds(scade, run_dag):
+    result = run_dag("example_scade")
+    assert result.state == "success", result.tasks
+    assert result.value("publish").startswith("Summarize quarterly sales for run ")
+    assert result.value("summarize")["execution_cost"] == 0.25
