@@ -1,0 +1,41 @@
+"""Run an Arcee Orchestra workflow, deferrably, and use its outputs downstream.
+
+Connection: ``arcee_orchestra_default`` (host = ``https://orchestra.arcee.ai/api/v1/workflow``,
+password = an Arcee Orchestra API key). The ``workflow_id`` param picks the workflow; its default is
+the bundled emulator's echo workflow, which ``make demo`` serves.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from airflow.sdk import DAG, task
+
+from airflow_workflow_providers.arcee.operators import ArceeOrchestraRunWorkflowOperator
+
+with DAG(
+    "example_arcee",
+    schedule=None,
+    start_date=datetime.datetime(2024, 1, 1),
+    catchup=False,
+    params={"workflow_id": "0b8f4c1e-7a51-4d0e-9a63-5a1d2e0f0001", "topic": "quarterly sales"},
+    tags=["example", "arcee"],
+) as dag:
+    summarize = ArceeOrchestraRunWorkflowOperator(
+        task_id="summarize",
+        workflow_id="{{ params.workflow_id }}",
+        inputs={"query": "Summarize {{ params.topic }} for run {{ ds }}"},
+        deferrable=True,
+        poll_interval=1,
+        timeout=600,
+    )
+
+    @task
+    def publish(result: dict) -> str:
+        """A downstream step that uses the workflow's outputs and its per-node steps."""
+        answer = result["outputs"]
+        nodes = ", ".join(f"{s['node']} ({s['status']})" for s in result["steps"] or [])
+        print(f"Arcee Orchestra run {result['run_id']} took {result['elapsed_time']} s through {nodes}: {answer}")
+        return answer if isinstance(answer, str) else str(answer)
+
+    publish(summarize.output)
