@@ -2,7 +2,8 @@
 
 Connection: ``arcee_orchestra_default`` (host = ``https://orchestra.arcee.ai/api/v1/workflow``,
 password = an Arcee Orchestra API key). The ``workflow_id`` param picks the workflow; its default is
-the bundled emulator's echo workflow, which ``make demo`` serves.
+the bundled emulator's echo workflow
+(``python -m airflow_workflow_providers.testing arcee`` serves it).
 """
 
 from __future__ import annotations
