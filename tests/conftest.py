@@ -38,6 +38,11 @@ class DagResult:
 
 
 @pytest.fixture(scope="session")
+def airflow_home() -> Path:
+    return _HOME
+
+
+@pytest.fixture(scope="session")
 def airflow_db() -> None:
     from airflow.utils import db
 
