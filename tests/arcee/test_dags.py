@@ -83,3 +83,11 @@ def test_the_sensor_waits_for_a_run_started_elsewhere(arcee, run_dag, mode):
     assert wait["run_id"] == result.value("start", "run_id")
     assert [s["node"] for s in wait["steps"]] == ["input", "agent", "output"]
     assert len(arcee.control.runs()) == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_sensor_fails_for_a_failed_run_after_logging_its_steps(arcee, run_dag, logs, mode):
+    result = run_dag(f"arcee_sensor_failure_{mode}")
+    assert (result.tasks["start"], result.tasks["wait"]) == ("success", "failed")
+    assert arcee.control.count(STEPS) == 1
+    assert "step agent: failed in" in logs.text

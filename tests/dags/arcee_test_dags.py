@@ -57,14 +57,15 @@ for mode, deferrable in (("deferred", True), ("blocking", False)):
         )
     globals()[dag.dag_id] = dag
 
-    with _dag(f"arcee_sensor_{mode}") as dag:
-        start = ArceeOrchestraRunWorkflowOperator(
-            task_id="start", workflow_id=SLOW, inputs={"query": "elsewhere", "delay": 1},
-            wait_for_completion=False, **FAST,
-        )
-        sensor = ArceeOrchestraWorkflowRunSensor(
-            task_id="wait", workflow_id=SLOW, run_id="{{ ti.xcom_pull(task_ids='start', key='run_id') }}",
-            poke_interval=0.2, timeout=60, deferrable=deferrable, retries=0,
-        )
-        start >> sensor
-    globals()[dag.dag_id] = dag
+    for name, delay in (("sensor", 1), ("sensor_failure", -1)):
+        with _dag(f"arcee_{name}_{mode}") as dag:
+            start = ArceeOrchestraRunWorkflowOperator(
+                task_id="start", workflow_id=SLOW, inputs={"query": "elsewhere", "delay": delay},
+                wait_for_completion=False, **FAST,
+            )
+            sensor = ArceeOrchestraWorkflowRunSensor(
+                task_id="wait", workflow_id=SLOW, run_id="{{ ti.xcom_pull(task_ids='start', key='run_id') }}",
+                poke_interval=0.2, timeout=60, deferrable=deferrable, retries=0,
+            )
+            start >> sensor
+        globals()[dag.dag_id] = dag
