@@ -42,7 +42,8 @@ with DAG(
     def publish(run: dict) -> str:
         """A downstream step that uses the flow's outputs."""
         answer = run["outputs"]["result"]
-        print(f"Scade task {run['run_id']} cost {run['execution_cost']} credits in {run['execution_time']} s: {answer}")
+        cost, seconds = run["execution_cost"], run["execution_time"]
+        print(f"Scade task {run['run_id']} cost {cost} credits in {seconds} s: {answer}")
         return answer
 
     publish(summarize.output)

@@ -59,7 +59,9 @@ def normalize_status_map(status_map: Mapping[Any, Any] | None) -> dict[int, RunS
     if status_map is None:
         return {}
     if not isinstance(status_map, Mapping):
-        raise ConfigurationError(f"{NAME} status_map must be a dict such as {{'6': 'succeeded'}}, got {status_map!r}")
+        raise ConfigurationError(
+            f"{NAME} status_map must be a dict such as {{'6': 'succeeded'}}, got {status_map!r}"
+        )
     return {_status_key(key): _state(key, value) for key, value in status_map.items()}
 
 
@@ -85,7 +87,9 @@ def _state(key: Any, value: Any) -> RunState:
         except ValueError:
             pass
     known = ", ".join(state.value for state in RunState)
-    raise ConfigurationError(f"{NAME} status_map[{key!r}] = {value!r} is not a run state; use one of: {known}")
+    raise ConfigurationError(
+        f"{NAME} status_map[{key!r}] = {value!r} is not a run state; use one of: {known}"
+    )
 
 
 # -- task records ---------------------------------------------------------------------------------
@@ -143,8 +147,9 @@ def unwrap_outputs(result: Any) -> Any:
     """
     if result is None:
         return {}
-    if _only_key(result, "success") and isinstance(result["success"], Mapping) and isinstance(result["success"].get("output"), Mapping):
-        result = result["success"]["output"]
+    success = result.get("success") if _only_key(result, "success") else None
+    if isinstance(success, Mapping) and isinstance(success.get("output"), Mapping):
+        result = success["output"]
     elif _only_key(result, "output") and isinstance(result["output"], Mapping):
         result = result["output"]
     return dict(result) if isinstance(result, Mapping) else result
@@ -182,25 +187,32 @@ def start_problems(
         problems.append(f"flow_id must be the flow's id (e.g. 1607), got {flow_id!r}")
     elif "/" in str(flow_id):
         problems.append(f"flow_id must be the flow's id, not a path or URL: {flow_id!r}")
-    for name, value in (("start_node_id", start_node_id), ("end_node_id", end_node_id), ("result_node_id", result_node_id)):
-        if value is None and name == "result_node_id":
-            continue
-        if not isinstance(value, str) or not value.strip():
+    nodes = {"start_node_id": start_node_id, "end_node_id": end_node_id, "result_node_id": result_node_id}
+    for name, value in nodes.items():
+        if (value is not None or name != "result_node_id") and not (isinstance(value, str) and value.strip()):
             problems.append(f"{name} must be a node id such as 'SYnn-start', got {value!r}")
     if not isinstance(inputs, Mapping):
+        hint = " (a template renders to a string unless the DAG sets render_template_as_native_obj=True)"
         problems.append(
             f"inputs must be a dict of the start node's input values, got {type(inputs).__name__} {inputs!r}"
-            + (" (a template renders to a string unless the DAG sets render_template_as_native_obj=True)" if isinstance(inputs, str) else "")
+            + (hint if isinstance(inputs, str) else "")
         )
-    if node_settings is not None:
-        if not isinstance(node_settings, Mapping):
-            problems.append(f"node_settings must be a dict of node id -> settings dict, got {type(node_settings).__name__}")
-        else:
-            for node, settings in node_settings.items():
-                if not isinstance(node, str) or not isinstance(settings, Mapping):
-                    problems.append(f"node_settings[{node!r}] must be a dict (node id -> {{'data': {{...}}}}), got {settings!r}")
-                elif "data" in settings and not isinstance(settings["data"], Mapping):
-                    problems.append(f"node_settings[{node!r}]['data'] must be a dict, got {settings['data']!r}")
+    return problems + _node_settings_problems(node_settings)
+
+
+def _node_settings_problems(node_settings: Any) -> list[str]:
+    if node_settings is None:
+        return []
+    if not isinstance(node_settings, Mapping):
+        kind = type(node_settings).__name__
+        return [f"node_settings must be a dict of node id -> settings dict, got {kind}"]
+    problems = []
+    for node, settings in node_settings.items():
+        if not isinstance(node, str) or not isinstance(settings, Mapping):
+            example = "{'data': {...}}"
+            problems.append(f"node_settings[{node!r}] must be a dict such as {example}, got {settings!r}")
+        elif "data" in settings and not isinstance(settings["data"], Mapping):
+            problems.append(f"node_settings[{node!r}]['data'] must be a dict, got {settings['data']!r}")
     return problems
 
 
@@ -212,7 +224,9 @@ def check_start(**spec: Any) -> None:
 
 
 def build_node_settings(
-    start_node_id: str, inputs: Mapping[str, Any], node_settings: Mapping[str, Mapping[str, Any]] | None = None
+    start_node_id: str,
+    inputs: Mapping[str, Any],
+    node_settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """``node_settings`` with ``inputs`` merged into the start node's ``data``; on a clash ``inputs`` win.
 
@@ -269,7 +283,7 @@ class ScadeAPI(PlatformAPI):
             "node_settings": build_node_settings(start_node_id, inputs, node_settings),
         }
         path = f"/scade/flow/{quote(str(flow_id).strip(), safe='')}/execute"
-        return Call(Request("POST", path, json=body), lambda response: RunRef(task_id_of(json_body(response, NAME))), idempotent=False)
+        return Call(Request("POST", path, json=body), _started, idempotent=False)
 
     def status(self, ref: RunRef) -> Call[Run]:
         return Call(
@@ -291,7 +305,7 @@ class ScadeAPI(PlatformAPI):
         Task 0 does not exist, so a working key gets a JSON 404 (see :meth:`probe_accepts`) while a bad
         one gets 401; no flow is run and no credit is spent.
         """
-        return Call(Request("GET", "/task/0"), lambda response: f"the key can read tasks (task {task_id_of(_record(response))})")
+        return Call(Request("GET", "/task/0"), _describe_task)
 
     def probe_accepts(self, error: PermanentAPIError) -> bool:
         """Whether the probe's error still proves the key works: Scade's own JSON 404 for task 0.
@@ -316,3 +330,11 @@ def _record(response: Response) -> dict[str, Any]:
     record = json_body(response, NAME)
     task_id_of(record)
     return dict(record)
+
+
+def _started(response: Response) -> RunRef:
+    return RunRef(task_id_of(json_body(response, NAME)))
+
+
+def _describe_task(response: Response) -> str:
+    return f"the key can read task {_record(response)['id']}"

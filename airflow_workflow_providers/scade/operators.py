@@ -43,7 +43,9 @@ class ScadeRunFlowOperator(WorkflowRunOperator):
     """
 
     hook_class = ScadeHook
-    template_fields: Sequence[str] = ("inputs", "flow_id", "start_node_id", "end_node_id", "result_node_id", "node_settings")
+    template_fields: Sequence[str] = (
+        "inputs", "flow_id", "start_node_id", "end_node_id", "result_node_id", "node_settings",
+    )
 
     def __init__(
         self,
@@ -84,7 +86,8 @@ class ScadeRunFlowOperator(WorkflowRunOperator):
 
     def on_wait_timeout(self, context: Any, ref: RunRef) -> None:
         self.log.error(
-            "Scade run %s did not finish within %.0f s. %s: the flow keeps running remotely and is billed when it ends.",
+            "Scade run %s did not finish within %.0f s. %s: the flow keeps running remotely and is billed "
+            "when it ends.",
             ref.run_id, self.timeout, self.hook.api.why_no_cancel(ref),
         )
         self._stop(context, ref)  # stops nothing, but forgets the run so a retry does not re-attach to it

@@ -23,9 +23,10 @@ def _dag(dag_id: str) -> DAG:
 
 
 for mode, deferrable in (("deferred", True), ("blocking", False)):
+    run_kwargs = {**FAST, "deferrable": deferrable}
     with _dag(f"scade_echo_{mode}") as dag:
         result = ScadeRunFlowOperator(
-            task_id="run", inputs={"text": "{{ dag_run.conf['text'] }}"}, deferrable=deferrable, **ECHO, **FAST
+            task_id="run", inputs={"text": "{{ dag_run.conf['text'] }}"}, **ECHO, **run_kwargs
         )
 
         @task
@@ -43,17 +44,17 @@ for mode, deferrable in (("deferred", True), ("blocking", False)):
     with _dag(f"scade_status_map_{mode}") as dag:
         # for a flow whose terminal status is 7: the test sets it on the emulator
         ScadeRunFlowOperator(
-            task_id="run", inputs={"text": "mapped"}, status_map={7: "succeeded"}, deferrable=deferrable, **ECHO, **FAST
+            task_id="run", inputs={"text": "mapped"}, status_map={7: "succeeded"}, **ECHO, **run_kwargs
         )
     globals()[dag.dag_id] = dag
 
     with _dag(f"scade_failure_{mode}") as dag:
-        ScadeRunFlowOperator(task_id="run", inputs={"text": "fail", "delay": -1}, deferrable=deferrable, **SLOW, **FAST)
+        ScadeRunFlowOperator(task_id="run", inputs={"text": "fail", "delay": -1}, **SLOW, **run_kwargs)
     globals()[dag.dag_id] = dag
 
     with _dag(f"scade_timeout_{mode}") as dag:
         ScadeRunFlowOperator(
-            task_id="run", inputs={"text": "slow", "delay": 60}, timeout=2, deferrable=deferrable, **SLOW, **FAST
+            task_id="run", inputs={"text": "slow", "delay": 60}, timeout=2, **SLOW, **run_kwargs
         )
     globals()[dag.dag_id] = dag
 
@@ -61,13 +62,14 @@ for mode, deferrable in (("deferred", True), ("blocking", False)):
         # the template renders to a string, not a dict; and node_settings holds a non-dict
         ScadeRunFlowOperator(
             task_id="run", inputs="{{ dag_run.conf }}", node_settings={"y5iI-end": "loud"},
-            deferrable=deferrable, **ECHO, **FAST,
+            **ECHO, **run_kwargs,
         )
     globals()[dag.dag_id] = dag
 
     with _dag(f"scade_sensor_{mode}") as dag:
         start = ScadeRunFlowOperator(
-            task_id="start", inputs={"text": "elsewhere", "delay": 1}, wait_for_completion=False, **SLOW, **FAST
+            task_id="start", inputs={"text": "elsewhere", "delay": 1}, wait_for_completion=False,
+            **SLOW, **FAST,
         )
         sensor = ScadeFlowRunSensor(
             task_id="wait", run_id="{{ ti.xcom_pull(task_ids='start', key='run_id') }}",

@@ -115,7 +115,8 @@ class TestParseRun:
         assert api.status_map == {**DEFAULT_STATUS_MAP, 7: RunState.SUCCEEDED}
 
     def test_an_override_can_change_a_default(self):
-        assert ScadeAPI(status_map={4: "cancelled"}).status(RunRef("1")).parse(answer(record(4))).state is RunState.CANCELLED
+        api = ScadeAPI(status_map={4: "cancelled"})
+        assert api.status(RunRef("1")).parse(answer(record(4))).state is RunState.CANCELLED
 
     @pytest.mark.parametrize(
         "payload",
@@ -254,7 +255,9 @@ class TestConnection:
         assert "no endpoint to stop" in API.why_no_cancel(RunRef("22311"))
 
     def test_the_probe_reads_a_task_and_runs_no_flow(self):
-        assert (API.probe().request.method, API.probe().request.path) == ("GET", "/task/0")
+        probe = API.probe()
+        assert (probe.request.method, probe.request.path) == ("GET", "/task/0")
+        assert probe.parse(answer(RUNNING)) == "the key can read task 22311"
 
     @pytest.mark.parametrize(
         ("status", "code", "accepted"), [(404, None, True), (404, "not_json", False), (401, None, False), (400, None, False)]
@@ -265,7 +268,9 @@ class TestConnection:
 
 
 class TestErrors:
-    @pytest.mark.parametrize(("status", "retry"), [(400, False), (401, False), (404, False), (429, True), (500, True), (503, True)])
+    @pytest.mark.parametrize(
+        ("status", "retry"), [(400, False), (401, False), (404, False), (429, True), (500, True), (503, True)]
+    )
     def test_detail_bodies_and_which_are_retried(self, status, retry):
         response = answer({"detail": "Invalid token."}, status)
         assert API.error_detail(response) == (None, "Invalid token.")
