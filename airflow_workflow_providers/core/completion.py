@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow_workflow_providers.core.model import Run, RunRef
+from airflow_workflow_providers.core.trigger import WorkflowRunTrigger
 from airflow_workflow_providers.core.watch import judge_terminal, raise_for_event, validate_event
+
+#: extra time the deferral allows beyond the trigger's own deadline, so the trigger's clean
+#: ``timeout`` event (which stops the remote run) wins over Airflow's blunt deferral timeout
+DEFER_MARGIN = 60.0
 
 if TYPE_CHECKING:
     import logging
@@ -29,6 +36,22 @@ class RunCompletionMixin:
     @cached_property
     def hook(self) -> WorkflowHook:
         return self.hook_class(conn_id=self.conn_id, api_options=self.api_options)
+
+    def defer_until_done(self, ref: RunRef, *, poll_interval: float, wait: float, cancel_on_kill: bool) -> NoReturn:
+        """Hand the wait for ``ref`` to the triggerer for at most ``wait`` seconds, freeing the worker slot."""
+        self.defer(  # type: ignore[attr-defined]
+            trigger=WorkflowRunTrigger(
+                platform=self.hook.api.key,
+                conn_id=self.conn_id,
+                run=ref.to_json(),
+                poll_interval=poll_interval,
+                end_time=time.time() + wait,
+                cancel_on_kill=cancel_on_kill,
+                api_options=self.api_options,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=wait + poll_interval + DEFER_MARGIN),
+        )
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger fired: check the event, then read the finished run once."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import BaseOperator, conf
@@ -12,12 +11,6 @@ from airflow.sdk import BaseOperator, conf
 from airflow_workflow_providers.core.completion import RunCompletionMixin
 from airflow_workflow_providers.core.errors import RunTimedOut
 from airflow_workflow_providers.core.model import RunRef
-from airflow_workflow_providers.core.trigger import WorkflowRunTrigger
-
-#: extra time the deferral allows beyond the trigger's own deadline, so the trigger's clean
-#: ``timeout`` event (which stops the remote run) wins over Airflow's blunt deferral timeout
-DEFER_MARGIN = 60.0
-
 
 class WorkflowRunOperator(RunCompletionMixin, BaseOperator):
     """Start a remote run and (by default) wait for it; returns ``{"run_id", "status", "outputs", ...}``.
@@ -84,23 +77,12 @@ class WorkflowRunOperator(RunCompletionMixin, BaseOperator):
         context["ti"].xcom_push(key="run_id", value=ref.run_id)
         if not self.wait_for_completion:
             return self.hook.get_run(ref).to_result()
-        end_time = time.time() + self.timeout
         if self.deferrable:
-            self.defer(
-                trigger=WorkflowRunTrigger(
-                    platform=self.hook.api.key,
-                    conn_id=self.conn_id,
-                    run=ref.to_json(),
-                    poll_interval=self.poll_interval,
-                    end_time=end_time,
-                    cancel_on_kill=self.cancel_on_kill,
-                    api_options=self.api_options,
-                ),
-                method_name="execute_complete",
-                    timeout=timedelta(seconds=self.timeout + self.poll_interval + DEFER_MARGIN),
+            self.defer_until_done(
+                ref, poll_interval=self.poll_interval, wait=self.timeout, cancel_on_kill=self.cancel_on_kill
             )
         try:
-            run = self.hook.wait_for_run(ref, end_time=end_time, poll_interval=self.poll_interval)
+            run = self.hook.wait_for_run(ref, end_time=time.time() + self.timeout, poll_interval=self.poll_interval)
         except RunTimedOut:
             self.on_wait_timeout(context, ref)
             raise

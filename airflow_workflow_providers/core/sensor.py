@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
@@ -12,8 +10,6 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow_workflow_providers.core.completion import RunCompletionMixin
 from airflow_workflow_providers.core.errors import PermanentAPIError, PlatformAPIError
 from airflow_workflow_providers.core.model import RunRef
-from airflow_workflow_providers.core.operator import DEFER_MARGIN
-from airflow_workflow_providers.core.trigger import WorkflowRunTrigger
 
 
 class WorkflowRunSensor(RunCompletionMixin, BaseSensorOperator):
@@ -50,20 +46,7 @@ class WorkflowRunSensor(RunCompletionMixin, BaseSensorOperator):
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        ref = self.run_ref()
-        self.defer(
-            trigger=WorkflowRunTrigger(
-                platform=self.hook.api.key,
-                conn_id=self.conn_id,
-                run=ref.to_json(),
-                poll_interval=self.poke_interval,
-                end_time=time.time() + self.timeout,
-                cancel_on_kill=False,
-                api_options=self.api_options,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout + self.poke_interval + DEFER_MARGIN),
-        )
+        self.defer_until_done(self.run_ref(), poll_interval=self.poke_interval, wait=self.timeout, cancel_on_kill=False)
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         try:
