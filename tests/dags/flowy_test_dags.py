@@ -54,7 +54,7 @@ for mode, deferrable in (("deferred", True), ("blocking", False)):
 
     with _dag(f"flowy_timeout_{mode}") as dag:
         FlowyRunAppOperator(
-            task_id="run", app_id=SLOW_APP, inputs={"prompt": "slow", "seconds": "60"}, timeout=2,
+            task_id="run", app_id=SLOW_APP, inputs={"prompt": "slow", "seconds": "60"}, timeout=1,
             deferrable=deferrable, **FAST,
         )
     globals()[dag.dag_id] = dag
@@ -68,7 +68,7 @@ for mode, deferrable in (("deferred", True), ("blocking", False)):
 
     with _dag(f"flowy_sensor_{mode}") as dag:
         start = FlowyRunAppOperator(
-            task_id="start", app_id=SLOW_APP, inputs={"prompt": "elsewhere", "seconds": "1"},
+            task_id="start", app_id=SLOW_APP, inputs={"prompt": "elsewhere", "seconds": "0.5"},
             wait_for_completion=False, **FAST,
         )
         sensor = FlowyAppRunSensor(
