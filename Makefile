@@ -21,7 +21,8 @@ demo: venv
 	$(BIN)/python -m demo
 
 bench: venv
-	$(BIN)/python -m benchmarks
+	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[test,bench]"
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .airflow-home .demo

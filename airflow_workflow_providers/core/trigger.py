@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -88,6 +89,9 @@ class WorkflowRunTrigger(BaseTrigger):
             hook.api.name, self.run_ref.run_id, self.poll_interval, time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(self.end_time)),
         )
         async with hook.async_transport() as transport:
+            # A random first-poll phase within one interval: triggers created together (a triggerer
+            # restart, a burst of deferrals) then poll spread out instead of all in the same instant.
+            await asyncio.sleep(watch.delay(random.uniform(0, self.poll_interval)))
             while True:
                 try:
                     verdict = watch.observe(await transport.call(hook.api.status(self.run_ref)))
