@@ -101,13 +101,15 @@ def parse_outputs(run_id: str, outputs: Any) -> dict[str, dict[str, Any]]:
     if outputs is None:
         return {}
     if not isinstance(outputs, list):
-        raise ResponseFormatError(f"{NAME} run {run_id}: outputs should be a list, got {type(outputs).__name__}")
+        raise ResponseFormatError(
+            f"{NAME} run {run_id}: outputs should be a list, got {type(outputs).__name__}"
+        )
     parsed: dict[str, dict[str, Any]] = {}
     for entry in outputs:
         node = str(require(entry, "nodeId", NAME, f"run {run_id} output"))
         if node in parsed:
             raise ResponseFormatError(f"{NAME} run {run_id}: two outputs share the node id {node!r}")
-        parsed[node] = {"nodeId": node, "kind": entry.get("kind"), "url": entry.get("url"), "text": entry.get("text")}
+        parsed[node] = {"nodeId": node, **{key: entry.get(key) for key in ("kind", "url", "text")}}
     return parsed
 
 
@@ -155,12 +157,15 @@ def input_problems(app: Any, inputs: Any) -> list[str]:
     that media inputs (``image_url``, ``video_url``, ``audio_url``) are http(s) URLs.
     """
     declared = require(app, "inputs", NAME, "app")
-    if not isinstance(declared, list) or not all(isinstance(d, Mapping) and d.get("nodeId") for d in declared):
-        raise ResponseFormatError(f"{NAME} app {app.get('id')!r}: inputs should be a list of {{nodeId, kind, ...}}")
+    if not (isinstance(declared, list) and all(isinstance(d, Mapping) and d.get("nodeId") for d in declared)):
+        raise ResponseFormatError(
+            f"{NAME} app {app.get('id')!r}: inputs should be a list of {{nodeId, kind, ...}}"
+        )
     if not isinstance(inputs, Mapping):
         return [f"inputs must be a mapping of node id to value, got {type(inputs).__name__}"]
     fields = {str(d["nodeId"]): d for d in declared}
-    problems = [f"unknown input {node!r} (the app's inputs: {sorted(fields)})" for node in inputs if node not in fields]
+    ids = sorted(fields)
+    problems = [f"unids input {node!r} (the app's inputs: {ids})" for node in inputs if node not in fields]
     for node, spec in fields.items():
         value = inputs.get(node)
         if value is None or value == "":
@@ -212,7 +217,9 @@ class FlowyAPI(PlatformAPI):
         def parse(response: Response) -> dict[str, Any]:
             data = data_of(response, f"app {app_id}")
             if not isinstance(data, Mapping):
-                raise ResponseFormatError(f"{NAME} app {app_id}: expected an object, got {type(data).__name__}")
+                raise ResponseFormatError(
+                    f"{NAME} app {app_id}: expected an object, got {type(data).__name__}"
+                )
             return dict(data)
 
         return Call(Request("GET", f"/apps/{app_id}"), parse)
@@ -244,4 +251,6 @@ def _describe_apps(response: Response) -> str:
     apps = _app_list(data_of(response, "app list"))
     titles = ", ".join(repr(app.get("title") or app.get("id")) for app in apps[:5])
     more = f" and {len(apps) - 5} more" if len(apps) > 5 else ""
-    return f"{len(apps)} app{'s' if len(apps) != 1 else ''} visible ({titles}{more})" if apps else "no apps visible"
+    if not apps:
+        return "no apps visible"
+    return f"{len(apps)} app{'s' if len(apps) != 1 else ''} visible ({titles}{more})"

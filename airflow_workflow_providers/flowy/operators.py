@@ -67,7 +67,7 @@ class FlowyRunAppOperator(WorkflowRunOperator):
         return result
 
     def store_outputs(self, run: Run) -> dict[str, dict[str, Any]]:
-        """Copy every media output of ``run`` under ``output_dir``; return the outputs with where they went."""
+        """Copy each media output of ``run`` under ``output_dir``; return the outputs with their locations."""
         outputs = {node: dict(output) for node, output in (run.outputs or {}).items()}
         media = media_outputs(run)
         if not media:
@@ -80,8 +80,8 @@ class FlowyRunAppOperator(WorkflowRunOperator):
                 stored = self.hook.download(output["url"], location)
             except Exception as exc:  # network, HTTP or storage: all mean the output was not kept
                 raise PlatformAPIError(
-                    f"{NAME} run {run.run_id} completed, but its output {node!r} ({output.get('kind')}) could not "
-                    f"be stored at {location}: {exc}",
+                    f"{NAME} run {run.run_id} completed, but its output {node!r} ({output.get('kind')}) "
+                    f"could not be stored at {location}: {exc}",
                     platform=NAME, run_id=run.run_id,
                 ) from exc
             outputs[node].update(location=str(location), **stored)
@@ -98,7 +98,8 @@ class FlowyRunAppOperator(WorkflowRunOperator):
             return ObjectStoragePath(str(self.output_dir))
         except Exception as exc:
             raise ConfigurationError(
-                f"output_dir {self.output_dir!r} of task {self.task_id!r} is not a usable path or storage URL: {exc}"
+                f"output_dir {self.output_dir!r} of task {self.task_id!r} is not a usable path or storage "
+                f"URL: {exc}"
             ) from exc
 
 
