@@ -165,7 +165,7 @@ def input_problems(app: Any, inputs: Any) -> list[str]:
         return [f"inputs must be a mapping of node id to value, got {type(inputs).__name__}"]
     fields = {str(d["nodeId"]): d for d in declared}
     ids = sorted(fields)
-    problems = [f"unids input {node!r} (the app's inputs: {ids})" for node in inputs if node not in fields]
+    problems = [f"unknown input {node!r} (the app's inputs: {ids})" for node in inputs if node not in fields]
     for node, spec in fields.items():
         value = inputs.get(node)
         if value is None or value == "":
