@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from airflow_workflow_providers.core.errors import ResponseFormatError
-from airflow_workflow_providers.core.model import Request, Response, Run, RunRef
+from airflow_workflow_providers.core.model import Response, Run, RunRef
 from airflow_workflow_providers.core.registry import PlatformInfo
 from airflow_workflow_providers.core.retry import Call
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_workflow_providers.core.model import RunRef
 from airflow_workflow_providers.core.operator import WorkflowRunOperator
 from airflow_workflow_providers.scade.api import check_start, status_map_option
 from airflow_workflow_providers.scade.hooks import ScadeHook
@@ -83,11 +82,3 @@ class ScadeRunFlowOperator(WorkflowRunOperator):
 
     def check_inputs(self, spec: dict[str, Any]) -> None:
         check_start(**spec)
-
-    def on_wait_timeout(self, context: Any, ref: RunRef) -> None:
-        self.log.error(
-            "Scade run %s did not finish within %.0f s. %s: the flow keeps running remotely and is billed "
-            "when it ends.",
-            ref.run_id, self.timeout, self.hook.api.why_no_cancel(ref),
-        )
-        self._stop(context, ref)  # stops nothing, but forgets the run so a retry does not re-attach to it

@@ -16,6 +16,7 @@ Workflow option ``run_shape``: ``list`` (default, a one-element list as document
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -121,7 +122,7 @@ class ArceeEmulator(Emulator):
         workflow = self.apps.get(request.match_info["workflow_id"])
         if workflow is None:
             return self.error(404, "Workflow not found")
-        edges = "\n".join(f"    {a}[{a.title()}] --> {b}[{b.title()}]" for a, b in zip(_NODES, _NODES[1:]))
+        edges = "\n".join(f"    {a}[{a.title()}] --> {b}[{b.title()}]" for a, b in itertools.pairwise(_NODES))
         return web.json_response({"diagram": "graph TD\n" + edges})
 
     def _find(self, request: web.Request) -> Run | None:
@@ -195,7 +196,7 @@ def _workflow(app: AppDef) -> dict[str, Any]:
                 {"id": "agent", "type": "agent", "data": {"name": app.name}},
                 {"id": "output", "type": "output", "data": {"outputs": [o.name for o in app.outputs]}},
             ],
-            "edges": [{"source": a, "target": b} for a, b in zip(_NODES, _NODES[1:])],
+            "edges": [{"source": a, "target": b} for a, b in itertools.pairwise(_NODES)],
             "entry_point": "input",
             "finish_point": "output",
         },

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
 
 from airflow_workflow_providers.testing import RunningEmulator
 
