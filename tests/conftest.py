@@ -37,6 +37,12 @@ class DagResult:
         return self.xcom[(task_id, key)]
 
 
+@pytest.fixture
+def quick_find(monkeypatch):
+    """Look for a start whose answer was lost without the real pauses between attempts."""
+    monkeypatch.setattr("airflow_workflow_providers.core.hook.FIND_PAUSE", 0.1)
+
+
 @pytest.fixture(scope="session")
 def airflow_home() -> Path:
     return _HOME

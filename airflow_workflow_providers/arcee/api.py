@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import datetime, timezone
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -178,6 +179,17 @@ class ArceeOrchestraAPI(PlatformAPI):
 
         return Call(request, parse, idempotent=False)
 
+    def find_run(self, *, since: float, workflow_id: str, inputs: Mapping[str, Any]) -> Call[RunRef | None]:
+        """From the run history, the one run of these inputs started since ``since``; none when several
+        match, because then the lost start cannot be told apart from the others."""
+        request = Request("GET", f"{_workflow_path(workflow_id)}/runs", query={"limit": 20, "offset": 0})
+        return Call(
+            request,
+            lambda response: started_run(
+                _objects(json_body(response, NAME), f"runs of workflow {workflow_id}"), workflow_id, dict(inputs), since
+            ),
+        )
+
     def status(self, ref: RunRef) -> Call[Run]:
         return Call(
             Request("GET", _run_path(ref)),
@@ -213,6 +225,22 @@ class ArceeOrchestraAPI(PlatformAPI):
             return str(require(json_body(response, NAME), "diagram", NAME, f"diagram of workflow {workflow_id}"))
 
         return Call(Request("GET", f"{_workflow_path(workflow_id)}/diagram"), parse)
+
+
+def started_run(runs: list[dict[str, Any]], workflow_id: str, inputs: dict[str, Any], since: float) -> RunRef | None:
+    """The single run with these inputs whose start is not before ``since`` (a pending run has no start yet)."""
+    matches = [run for run in runs if run.get("inputs") == inputs and _started_since(run.get("start_time"), since)]
+    return run_ref(workflow_id, str(matches[0].get("id"))) if len(matches) == 1 and matches[0].get("id") else None
+
+
+def _started_since(start_time: Any, since: float) -> bool:
+    if start_time is None:
+        return True
+    try:
+        started = datetime.fromisoformat(str(start_time).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return (started if started.tzinfo else started.replace(tzinfo=timezone.utc)).timestamp() >= since
 
 
 def _workflow_path(workflow_id: str) -> str:

@@ -12,6 +12,7 @@ from airflow_workflow_providers.arcee.api import (
     input_problems,
     parse_run,
     parse_steps,
+    started_run,
     run_ref,
     step_summary,
 )
@@ -213,3 +214,31 @@ class TestErrors:
         response = answer({"detail": "Workflow not found"}, status)
         assert API.error_detail(response) == (None, "Workflow not found")
         assert API.retry_verdict(response) is retry
+
+
+class TestStartedRun:
+    """Finding the run of a start whose answer was lost, from the run history."""
+
+    SINCE = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+
+    def runs(self, *entries):
+        return [{"id": run_id, "inputs": inputs, "start_time": start} for run_id, inputs, start in entries]
+
+    def test_the_one_run_with_these_inputs_since_the_start(self):
+        runs = self.runs(("new", {"q": 1}, "2027-01-15T08:00:05+00:00"), ("old", {"q": 1}, "2027-01-15T07:00:00Z"))
+        assert started_run(runs, "wf", {"q": 1}, self.SINCE) == RunRef("new", {"workflow_id": "wf"})
+
+    def test_a_pending_run_has_no_start_time_yet_and_counts(self):
+        assert started_run(self.runs(("p", {"q": 1}, None)), "wf", {"q": 1}, self.SINCE).run_id == "p"
+
+    @pytest.mark.parametrize(
+        "entries",
+        [
+            [("a", {"q": 1}, None), ("b", {"q": 1}, "2027-01-15T08:00:01Z")],  # ambiguous
+            [("a", {"q": 2}, None)],  # other inputs
+            [("a", {"q": 1}, "2027-01-15T07:59:00Z")],  # before the start
+            [("a", {"q": 1}, "yesterday")],  # unreadable start
+        ],
+    )
+    def test_no_guessing(self, entries):
+        assert started_run(self.runs(*entries), "wf", {"q": 1}, self.SINCE) is None

@@ -116,11 +116,19 @@ def test_a_start_refused_with_503_is_retried_and_runs_once(arcee):
     assert (arcee.control.count("starts"), len(arcee.control.runs())) == (2, 1)
 
 
-def test_a_start_whose_answer_is_lost_is_not_repeated(arcee):
+def test_a_start_whose_answer_is_lost_is_found_in_the_run_history(arcee, quick_find):
+    arcee.control.inject("drop", r"/workflows/.*/execute", method="POST", after_processing=True)
+    ref = hook().start_run(workflow_id=SLOW_WORKFLOW, inputs={"query": "lost", "delay": 2})
+    assert (arcee.control.count("starts"), list(arcee.control.runs())) == (1, [ref.run_id])
+    assert ref.extras == {"workflow_id": SLOW_WORKFLOW}
+
+
+def test_a_lost_start_is_not_guessed_among_runs_with_the_same_inputs(arcee, quick_find):
+    hook().start_run(workflow_id=SLOW_WORKFLOW, inputs={"query": "same", "delay": 5})
     arcee.control.inject("drop", r"/workflows/.*/execute", method="POST", after_processing=True)
     with pytest.raises(StartNotConfirmedError, match="no second run"):
-        hook().start_run(workflow_id=ECHO_WORKFLOW, inputs={"query": "x"})
-    assert (arcee.control.count("starts"), len(arcee.control.runs())) == (1, 1)
+        hook().start_run(workflow_id=SLOW_WORKFLOW, inputs={"query": "same", "delay": 5})
+    assert (arcee.control.count("starts"), len(arcee.control.runs())) == (2, 2)
 
 
 def test_the_run_cannot_be_stopped_and_keeps_running(arcee):

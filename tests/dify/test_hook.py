@@ -91,11 +91,6 @@ def test_a_stream_cut_after_the_first_event_still_yields_the_run(dify):
     assert list(dify.control.runs()) == [ref.run_id]
 
 
-@pytest.fixture
-def quick_find(monkeypatch):
-    monkeypatch.setattr("airflow_workflow_providers.core.hook.FIND_PAUSE", 0.1)
-
-
 def test_a_start_whose_answer_is_lost_is_found_not_repeated(dify, quick_find):
     dify.control.inject("drop", r"/workflows/run", method="POST", after_processing=True, chunks=1)
     ref = hook().start_run(inputs={"query": "hi"}, user="lost-answer")
