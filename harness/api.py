@@ -111,14 +111,13 @@ class AirflowAPI:
 
     # -- waiting -----------------------------------------------------------------------------------
     def describe_run(self, dag_id: str, run_id: str) -> str:
-        """``task[map]=state`` for every unfinished task instance: what a timeout message names."""
+        """``task[map]=state`` for every task instance not successful: what a timeout or failure message names."""
         try:
             tis = self.task_instances(dag_id, run_id)
         except requests.RequestException as exc:
             return f"(task instances unavailable: {exc})"
-        stuck = [f"{task_label(ti)}={ti['state']}" for ti in tis
-                 if ti["state"] not in ("success", "failed", "skipped", "upstream_failed", "removed")]
-        return f"{dag_id}/{run_id} unfinished tasks: {', '.join(stuck) or 'none (run not scheduled yet?)'}"
+        stuck = [f"{task_label(ti)}={ti['state']}" for ti in tis if ti["state"] not in ("success", "skipped", "removed")]
+        return f"{dag_id}/{run_id} tasks not done: {', '.join(stuck) or 'none (run not scheduled yet?)'}"
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 120.0) -> dict[str, Any]:
         """Poll until the run is success or failed; a timeout names the tasks still unfinished."""

@@ -56,7 +56,7 @@ class Deployment:
         self,
         dag_folders: Iterable[Path],
         connections: Mapping[str, str] | None = None,
-        parallelism: int = 8,
+        parallelism: int = 4,
         db: str | None = None,
         home: Path | None = None,
         config: Mapping[str, str] | None = None,
@@ -118,6 +118,11 @@ class Deployment:
             AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
             AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME="0.5",
+            # A task's supervisor notices its process exited only when its select() times out, after up
+            # to min_heartbeat_interval (default 5 s); the executor reports the deferral that late. A
+            # trigger that fires sooner loses Airflow 3.3's defer/resume race and the scheduler fails the
+            # resumed try (apache/airflow#66374, #72716). 1 s narrows that window; see docs/e2e.md.
+            AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL="1",
             PYTHONUNBUFFERED="1",
         )
         env.update(self.db.env())
