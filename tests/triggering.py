@@ -13,12 +13,17 @@ from airflow_workflow_providers.core.trigger import WorkflowRunTrigger
 
 
 def trigger_for(
-    platform: str, ref: RunRef, *, seconds: float = 30, conn_id: str | None = None
+    platform: str,
+    ref: RunRef,
+    *,
+    seconds: float = 30,
+    conn_id: str | None = None,
+    api_options: dict | None = None,
 ) -> WorkflowRunTrigger:
     """A trigger polling ``ref`` every 0.2 s for ``seconds``, on the platform's default connection."""
     return WorkflowRunTrigger(
         platform=platform, conn_id=conn_id or f"{platform}_default", run=ref.to_json(),
-        poll_interval=0.2, end_time=time.time() + seconds,
+        poll_interval=0.2, end_time=time.time() + seconds, api_options=api_options,
     )
 
 

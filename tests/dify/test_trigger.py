@@ -3,38 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
-import time
 
 import pytest
 
 from airflow_workflow_providers.core.trigger import WorkflowRunTrigger
 from airflow_workflow_providers.dify.hooks import DifyHook
+from tests.triggering import events_of, rebuilt, trigger_for
 
 
 def start(conn_id: str = "dify_slow", delay: float = 1):
     return DifyHook(conn_id).start_run(inputs={"query": "t", "delay": delay}, user="trigger-test")
 
 
-def rebuilt(trigger: WorkflowRunTrigger) -> WorkflowRunTrigger:
-    path, kwargs = trigger.serialize()
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)(**json.loads(json.dumps(kwargs)))
-
-
-def trigger_for(ref, *, seconds: float = 30, conn_id: str = "dify_slow") -> WorkflowRunTrigger:
-    return WorkflowRunTrigger(
-        platform="dify", conn_id=conn_id, run=ref.to_json(), poll_interval=0.2, end_time=time.time() + seconds
-    )
-
-
-async def events_of(trigger: WorkflowRunTrigger) -> list[dict]:
-    return [event.payload async for event in trigger.run()]
-
-
 def test_serialization_round_trip_holds_no_secret(dify):
-    trigger = trigger_for(start())
+    trigger = trigger_for("dify", start(), conn_id="dify_slow")
     path, kwargs = trigger.serialize()
     assert path == "airflow_workflow_providers.core.trigger.WorkflowRunTrigger"
     assert rebuilt(trigger).serialize() == (path, kwargs)
@@ -56,7 +39,7 @@ def test_an_unknown_platform_is_rejected_early():
 
 def test_yields_exactly_one_success_event(dify):
     ref = start(delay=1)
-    events = asyncio.run(events_of(rebuilt(trigger_for(ref))))
+    events = events_of(rebuilt(trigger_for("dify", ref, conn_id="dify_slow")))
     assert [e["status"] for e in events] == ["succeeded"]
     assert events[0]["run"] == ref.to_json()
     assert dify.control.count("polls") >= 2
@@ -68,24 +51,25 @@ def test_transient_faults_across_polls_do_not_end_the_wait(dify):
     dify.control.inject("status", r"/workflows/run/.*", method="GET", status=429, retry_after=1)
     dify.control.inject("html", r"/workflows/run/.*", method="GET", status=502)
     dify.control.inject("drop", r"/workflows/run/.*", method="GET")
-    events = asyncio.run(events_of(trigger_for(ref)))
+    events = events_of(trigger_for("dify", ref, conn_id="dify_slow"))
     assert [e["status"] for e in events] == ["succeeded"]
     assert len(dify.control.runs()) == 1
 
 
 def test_a_permanent_error_ends_the_wait_with_an_error_event(dify):
     ref = start()
-    trigger = trigger_for(ref, conn_id="dify_default")  # the echo app's key cannot see the slow app's run
-    events = asyncio.run(events_of(trigger))
+    # the echo app's key cannot see the slow app's run
+    trigger = trigger_for("dify", ref, conn_id="dify_default")
+    events = events_of(trigger)
     assert events[0]["status"] == "error" and "Workflow run not found" in events[0]["message"]
 
 
 def test_the_wall_clock_deadline_yields_a_timeout_event(dify):
-    events = asyncio.run(events_of(trigger_for(start(delay=30), seconds=1)))
+    events = events_of(trigger_for("dify", start(delay=30), seconds=1, conn_id="dify_slow"))
     assert events[0]["status"] == "timeout"
 
 
 def test_on_kill_stops_the_remote_run(dify):
     ref = start(delay=30)
-    asyncio.run(trigger_for(ref).on_kill())
+    asyncio.run(trigger_for("dify", ref, conn_id="dify_slow").on_kill())
     assert dify.control.count("stops") == 1
