@@ -46,27 +46,32 @@ def _rss() -> int:
 
 async def drive(spec: dict[str, Any]) -> dict[str, Any]:
     import aiohttp
-    from airflow.executors.workloads import RunTrigger
-    from airflow.jobs.triggerer_job_runner import TriggerRunner
-
-    from benchmarks.variants import classpath, trigger_kwargs
 
     loop = asyncio.get_running_loop()
     counts = {"polls": 0, "connections": 0}
-    create_connection = loop.create_connection
+    create_connection, request = loop.create_connection, aiohttp.ClientSession._request
 
     async def counted_connection(*args: Any, **kwargs: Any) -> Any:
         counts["connections"] += 1
         return await create_connection(*args, **kwargs)
 
-    loop.create_connection = counted_connection  # type: ignore[method-assign]
-    request = aiohttp.ClientSession._request
-
     def counted_request(self: Any, *args: Any, **kwargs: Any) -> Any:
         counts["polls"] += 1
         return request(self, *args, **kwargs)
 
+    loop.create_connection = counted_connection  # type: ignore[method-assign]
     aiohttp.ClientSession._request = counted_request  # type: ignore[method-assign]
+    try:
+        return await _drive(spec, counts)
+    finally:
+        aiohttp.ClientSession._request = request  # type: ignore[method-assign]
+
+
+async def _drive(spec: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
+    from airflow.executors.workloads import RunTrigger
+    from airflow.jobs.triggerer_job_runner import TriggerRunner
+
+    from benchmarks.variants import classpath, trigger_kwargs
 
     runs, variant, interval = spec["runs"], spec["variant"], spec["poll_interval"]
     runner = TriggerRunner()
