@@ -1,1 +1,1 @@
-"""``make demo``: every example DAG against the bundled emulators."""
+"""``make demo``: every example DAG on a real Airflow deployment (see ``demo/__main__.py``)."""
