@@ -9,14 +9,19 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-import aiohttp
-import requests
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_workflow_providers.core.model import Request, Response, RunRef, StartReader
 from airflow_workflow_providers.core.platform import PlatformAPI
 from airflow_workflow_providers.core.retry import Attempts, Call, Done, RetryPolicy, TransportFault
+
+if TYPE_CHECKING:
+    import aiohttp
+    import requests
+
+# aiohttp and requests are imported where first used, not here: every DAG file that imports an
+# operator imports this module, and the two cost ~300 ms of parse time that only workers and the
+# triggerer need.
 
 T = TypeVar("T")
 
@@ -61,6 +66,8 @@ class SyncTransport:
     """``requests`` with one reused session."""
 
     def __init__(self, config: ClientConfig, log: logging.Logger) -> None:
+        import requests
+
         self.config = config
         self.log = log
         self.session = requests.Session()
@@ -80,6 +87,8 @@ class SyncTransport:
         ``wait`` bounds the silence before the reference arrives: some platforms accept a start
         and then say nothing (Dify with invalid inputs).
         """
+        import requests
+
         attempts = Attempts(self.config.api, call, self.config.policy, self.log)
         while True:
             opened = self._send(call.request, stream_wait=wait)
@@ -92,6 +101,8 @@ class SyncTransport:
             time.sleep(delay)
 
     def _send(self, request: Request, stream_wait: float | None = None) -> Any:
+        import requests
+
         timeout = (self.config.timeout, stream_wait or self.config.timeout)
         files = {request.upload[0]: request.upload[1:]} if request.upload else None
         if hold := self.pacer.wait():
@@ -119,6 +130,8 @@ class SyncTransport:
 
 
 def _read_start(answer: requests.Response, reader: StartReader, wait: float) -> RunRef:
+    import requests
+
     deadline = time.monotonic() + wait
     try:
         for chunk in answer.iter_content(chunk_size=None):
@@ -134,6 +147,8 @@ def _read_start(answer: requests.Response, reader: StartReader, wait: float) -> 
 
 def _reached(exc: BaseException) -> bool:
     """Whether a failed request may have been processed: any failure after the connection was made."""
+    import requests
+
     if isinstance(exc, requests.ConnectTimeout):
         return False
     pending, seen = [exc], set()
@@ -177,6 +192,8 @@ class AsyncTransport:
             await asyncio.sleep(verdict)
 
     async def _send(self, request: Request) -> Response | TransportFault:
+        import aiohttp
+
         if hold := self.pacer.wait():
             await asyncio.sleep(hold)
         try:
@@ -202,6 +219,8 @@ class _SharedSessions:
 
     @classmethod
     def acquire(cls) -> aiohttp.ClientSession:
+        import aiohttp
+
         loop = asyncio.get_running_loop()
         session, users = cls._by_loop.get(loop, (None, 0))
         if session is None or session.closed:
