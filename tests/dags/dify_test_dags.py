@@ -61,3 +61,8 @@ for mode, deferrable in (("deferred", True), ("blocking", False)):
         )
         start >> sensor
     globals()[dag.dag_id] = dag
+
+with _dag("dify_faults_deferred") as dag:
+    DifyRunWorkflowOperator(
+        task_id="run", conn_id="dify_slow", inputs={"query": "through the storm", "delay": 3}, deferrable=True, **FAST
+    )

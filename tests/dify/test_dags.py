@@ -52,3 +52,19 @@ def test_the_sensor_waits_for_a_run_started_elsewhere(dify, run_dag, mode):
     assert result.value("wait")["status"] == "succeeded"
     assert result.value("wait")["run_id"] == result.value("start", "run_id")
     assert len(dify.control.runs()) == 1
+
+
+def test_a_deferred_wait_survives_a_storm_of_transient_faults(dify, run_dag, capfd):
+    polls = r"/workflows/run/[^/]+"
+    dify.control.inject("status", polls, method="GET", times=5, status=503)
+    dify.control.inject("status", polls, method="GET", status=429, retry_after=2, code="too_many_requests")
+    dify.control.inject("drop", polls, method="GET")
+    dify.control.inject("html", polls, method="GET", status=502)
+    result = run_dag("dify_faults_deferred")
+    assert result.state == "success", result.tasks
+    assert len(dify.control.runs()) == 1
+    faults = [r["fault"] for r in dify.control.state()["requests"] if r["fault"]]
+    assert len(faults) == 8  # every injected fault was met
+    log = capfd.readouterr().out
+    assert log.count("HTTP 503") >= 4 and "retrying in 2.0 s" in log and "HTTP 502" in log
+    assert "still waiting" in log  # five 503s in a row outlast one request's retries, not the wait
