@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -84,7 +85,10 @@ class WorkflowHook(BaseHook):
     @asynccontextmanager
     async def async_transport(self) -> AsyncIterator[AsyncTransport]:
         """``async with hook.async_transport() as t: await t.call(hook.api.status(ref))``."""
-        conn = await self.aget_connection(self.conn_id)
+        if hasattr(self, "aget_connection"):
+            conn = await self.aget_connection(self.conn_id)
+        else:  # Airflow 3.0 has no async lookup: keep the sync one off the event loop
+            conn = await asyncio.to_thread(self.get_connection, self.conn_id)
         async with AsyncTransport(self.client_config(conn), self.log) as transport:
             yield transport
 
