@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,8 @@ def measure(api: AirflowAPI, dag_id: str, runs: int = RUNS, timeout: float = 600
             "running_slots", "queued_slots", "deferred_slots", "occupied_slots", "open_slots")}, states))
         finished = {ti["dag_run_id"]: ti["state"] for ti in tis if ti["state"] in ("success", "failed", "upstream_failed")}
         if len(finished) == runs:
-            last_end = max(_end(api, dag_id, run_id) for run_id in run_ids)
+            ends = [api.wait_for_run(dag_id, run_id, timeout=60)["end_date"] for run_id in run_ids]
+            last_end = max(datetime.fromisoformat(end).timestamp() for end in ends)
             return Measurement(dag_id, run_ids, last_end - _wall(started), finished, samples)
         if time.monotonic() > deadline:
             stuck = [api.describe_run(dag_id, run_id) for run_id in run_ids if run_id not in finished]
@@ -84,12 +86,6 @@ def measure(api: AirflowAPI, dag_id: str, runs: int = RUNS, timeout: float = 600
 def _wall(monotonic_at: float) -> float:
     """Convert a monotonic instant to wall-clock epoch seconds."""
     return time.time() - (time.monotonic() - monotonic_at)
-
-
-def _end(api: AirflowAPI, dag_id: str, run_id: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(api.dag_run(dag_id, run_id)["end_date"]).timestamp()
 
 
 def max_overlap(runs: dict[str, dict[str, Any]], seconds: float) -> int:
@@ -134,6 +130,9 @@ def report(results: dict[str, list[Measurement]], db: str) -> str:
         "| mode | repeats | median s | range s | max running pool slots | max tasks deferred at once |",
         "|---|---|---|---|---|---|",
         row("deferrable"), row("blocking"), "",
+        f"Lower bounds: one run's time ({RUN_SECONDS} s) when waiting frees the slot, {RUNS // POOL_SLOTS} rounds "
+        f"x {RUN_SECONDS} s = {RUNS // POOL_SLOTS * RUN_SECONDS} s when each wait holds it; the rest is Airflow's "
+        "own task start-up and scheduling on this machine.", "",
         f"Machine: {platform.machine()}, {cpu} CPUs, {platform.system()} {platform.release()}; Python "
         f"{platform.python_version()}; apache-airflow {md.version('apache-airflow')}; metadata DB {db}.", "",
         "Command: `.venv/bin/python -m harness.slots --repeat 3` (the e2e test `tests/e2e/test_slots.py` "
