@@ -6,11 +6,13 @@ REST API; a table of the remote runs is printed with how to open the Airflow UI;
 keeps running until Ctrl-C (``DEMO_EXIT=1``: exit right away, for CI).
 
 ``AIRFLOW_CONN_<CONN_ID>`` variables set in the environment replace the emulator connection of the
-same id, so the same DAGs run against the real platforms (docs/e2e.md).
+same id, so the same DAGs run against the real platforms; ``DEMO_CONF`` (JSON, dag id -> run conf) sets
+their params, e.g. your own workflow id (docs/e2e.md).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -99,7 +101,8 @@ def main() -> int:
             print(f"  {name[len('AIRFLOW_CONN_'):].lower()}: from your environment (not the emulator)")
         _, errors = deployment.parse_state()
         dags = sorted(d["dag_id"] for d in api.dags())
-        runs = {dag_id: api.trigger(dag_id) for dag_id in dags}
+        confs = json.loads(os.environ.get("DEMO_CONF") or "{}")
+        runs = {dag_id: api.trigger(dag_id, conf=confs.get(dag_id)) for dag_id in dags}
         print(f"Triggered {len(runs)} example DAGs through the REST API: {', '.join(runs)}", flush=True)
         rows, failed = [], []
         for dag_id, run_id in runs.items():
