@@ -74,13 +74,18 @@ class PostgresDatabase(Database):
         data = self.dir / "data"
         data.mkdir(parents=True)
         if os.geteuid() == 0:
+            # the server's user must traverse the (root-owned, 0700) temporary home to reach its directory
+            home = self.dir.parent
+            home.chmod(home.stat().st_mode | 0o711)
             shutil.chown(self.dir, self.user)
             shutil.chown(data, self.user)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"}
-        subprocess.run(
+        done = subprocess.run(
             self._as_user([f"{bindir}/initdb", "-D", str(data), "-A", "trust", "-U", self.user, "-E", "UTF8"]),
-            env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
+        if done.returncode:
+            raise RuntimeError(f"initdb failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
         self.process = Process(
             "postgres",
             self._as_user([f"{bindir}/postgres", "-D", str(data), "-h", "127.0.0.1", "-p", str(self.port),
