@@ -25,7 +25,7 @@ with DAG(
     summarize = ArceeOrchestraRunWorkflowOperator(
         task_id="summarize",
         workflow_id="{{ params.workflow_id }}",
-        inputs={"query": "Summarize {{ params.topic }} for run {{ ds }}"},
+        inputs={"query": "Summarize {{ params.topic }} for run {{ run_id }}"},
         deferrable=True,
         poll_interval=1,
         timeout=600,

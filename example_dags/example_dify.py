@@ -22,7 +22,7 @@ with DAG(
 ) as dag:
     summarize = DifyRunWorkflowOperator(
         task_id="summarize",
-        inputs={"query": "Summarize {{ params.topic }} for run {{ ds }}"},
+        inputs={"query": "Summarize {{ params.topic }} for run {{ run_id }}"},
         deferrable=True,
         poll_interval=2,
         timeout=600,

@@ -31,7 +31,7 @@ with DAG(
     summarize = ScadeRunFlowOperator(
         task_id="summarize",
         **FLOW,
-        inputs={"text": "Summarize {{ params.topic }} for run {{ ds }}"},
+        inputs={"text": "Summarize {{ params.topic }} for run {{ run_id }}"},
         deferrable=True,
         poll_interval=1,
         # Scade cannot stop a flow: after this the task fails but the flow runs on (and is billed)

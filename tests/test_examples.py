@@ -22,4 +22,4 @@ def test_example_dify_succeeds(dify_emulator, emulator_connection, run_dag):
     emulator_connection(dify_emulator, "dify_default")
     result = run_dag("example_dify")
     assert result.state == "success", result.tasks
-    assert result.value("publish").startswith("Summarize quarterly sales for run ")
+    assert result.value("publish").startswith("Summarize quarterly sales for run manual__")

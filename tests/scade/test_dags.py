@@ -80,5 +80,5 @@ def test_the_sensor_waits_for_a_run_started_elsewhere(scade, run_dag, mode):
 def test_the_example_dag_succeeds(scade, run_dag):
     result = run_dag("example_scade")
     assert result.state == "success", result.tasks
-    assert result.value("publish").startswith("Summarize quarterly sales for run ")
+    assert result.value("publish").startswith("Summarize quarterly sales for run manual__")
     assert result.value("summarize")["execution_cost"] == 0.25
