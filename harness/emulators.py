@@ -1,18 +1,54 @@
-"""The bundled platform emulators, started for a deployment, and the connections that reach them."""
+"""The bundled platform emulators, started for a deployment, and the connections that reach them.
+
+Each emulator accepts API keys made for this start only (``<its usual key>-<random hex>``), so a test
+can scan the deployment for them afterwards and know that any hit is a leak, not a coincidence.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import json
 import logging
+import secrets
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from airflow_workflow_providers.testing import RunningEmulator
+    from airflow_workflow_providers.testing._server import Emulator
 
 log = logging.getLogger(__name__)
 
-#: extra connections onto an emulator's other apps: conn id -> (platform, API key)
-EXTRA_CONNECTIONS = {"dify_slow": ("dify", "app-slow")}
+#: extra connections onto an emulator's other apps: conn id -> (platform, app short name)
+EXTRA_CONNECTIONS = {"dify_slow": ("dify", "slow")}
+
+
+def with_fresh_keys(cls: type[Emulator]) -> type[Emulator]:
+    """A subclass of an emulator whose API keys are new random strings.
+
+    A platform with one key per workspace (Scade, Arcee, Flowy) gets a new ``api_key``; Dify, whose
+    keys are its apps' ids, gets its default apps under new ids.
+    """
+    usual = cls()
+    renamed = {key: f"{key}-{secrets.token_hex(8)}" for key in {*usual.app_keys().values(), usual.api_key}}
+
+    class FreshKeys(cls):  # type: ignore[misc, valid-type]
+        api_key = renamed[cls.api_key]
+        default_app_ids = {name: renamed.get(app_id, app_id) for name, app_id in cls.default_app_ids.items()}
+
+        def default_apps(self):
+            return [dataclasses.replace(app, id=renamed.get(app.id, app.id)) for app in super().default_apps()]
+
+    if cls.platform == "arcee":
+        # The Arcee emulator compares with its module's ARCEE_KEY instead of self.api_key; same check here.
+        def authenticate(self, request) -> bool:
+            header = request.headers.get("Authorization") or request.headers.get("Authentication", "")
+            return header.removeprefix("Bearer ") == self.api_key
+
+        FreshKeys.authenticate = authenticate
+
+    FreshKeys.__name__ = FreshKeys.__qualname__ = f"{cls.__name__}WithFreshKeys"
+    return FreshKeys
 
 
 class Emulators:
@@ -27,11 +63,13 @@ class Emulators:
         self.failed: dict[str, str] = {}
 
     def start(self) -> Emulators:
-        from airflow_workflow_providers.testing import PLATFORMS, start_emulator
+        from airflow_workflow_providers.testing import PLATFORMS, RunningEmulator
 
-        for platform in PLATFORMS:
+        for platform, where in PLATFORMS.items():
             try:
-                self.running[platform] = start_emulator(platform)
+                module, _, name = where.partition(":")
+                emulator = with_fresh_keys(getattr(importlib.import_module(module), name))()
+                self.running[platform] = RunningEmulator(emulator, "127.0.0.1", 0)
             except Exception as exc:  # another platform's emulator may be mid-development
                 self.failed[platform] = f"{type(exc).__name__}: {exc}"
                 log.warning("The %s emulator did not start: %s", platform, self.failed[platform])
@@ -43,11 +81,15 @@ class Emulators:
     def connections(self) -> dict[str, str]:
         """``AIRFLOW_CONN_*`` name -> JSON for each platform's default connection and the extra ones."""
         env = dict(emulator.connection() for emulator in self.running.values())
-        for conn_id, (platform, key) in EXTRA_CONNECTIONS.items():
+        for conn_id, (platform, app) in EXTRA_CONNECTIONS.items():
             if platform in self.running:
                 name, value = self.running[platform].connection(conn_id)
-                env[name] = json.dumps({**json.loads(value), "password": key})
+                env[name] = json.dumps({**json.loads(value), "password": self.running[platform].app_keys[app]})
         return env
+
+    def api_keys(self) -> set[str]:
+        """Every API key the emulators accept: what must never be written anywhere."""
+        return {key for emulator in self.running.values() for key in {emulator.api_key, *emulator.app_keys.values()}}
 
     def reset(self) -> None:
         for emulator in self.running.values():
