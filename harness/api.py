@@ -90,6 +90,9 @@ class AirflowAPI:
             for item in body.get("content") or []:
                 if isinstance(item, dict):
                     lines.append(" ".join(str(item.get(k, "")) for k in ("timestamp", "level", "event") if item.get(k)))
+                    # a task's exception: its type and message (the frames are left out)
+                    lines.extend(f"  {error.get('exc_type')}: {error.get('exc_value')}"
+                                 for error in item.get("error_detail") or [] if isinstance(error, dict))
                 else:
                     lines.append(str(item))
             token = body.get("continuation_token")

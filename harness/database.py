@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -32,6 +33,14 @@ class Database:
     def url(self) -> str:
         raise NotImplementedError
 
+    def dump(self) -> str:
+        """Every table's content as SQL text."""
+        raise NotImplementedError
+
+    def query(self, sql: str) -> list[tuple]:
+        """Rows of one read-only query, for what the REST API does not show (e.g. ``trigger.triggerer_id``)."""
+        raise NotImplementedError
+
     def env(self) -> dict[str, str]:
         return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.url}
 
@@ -47,6 +56,18 @@ class SqliteDatabase(Database):
     @property
     def url(self) -> str:
         return f"sqlite:///{self.path}"
+
+    def dump(self) -> str:
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=60)) as db:
+            return "\n".join(db.iterdump())
+
+    def query(self, sql: str) -> list[tuple]:
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=60)) as db:
+            return db.execute(sql).fetchall()
 
 
 class PostgresDatabase(Database):
@@ -106,6 +127,23 @@ class PostgresDatabase(Database):
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop()
+
+    def dump(self) -> str:
+        import subprocess
+
+        done = subprocess.run(
+            [f"{_postgres_bindir()}/pg_dump", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "airflow"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True,
+        )
+        return done.stdout.decode(errors="replace")
+
+    def query(self, sql: str) -> list[tuple]:
+        import psycopg2
+
+        with contextlib.closing(psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, dbname="airflow")) as db:
+            with db.cursor() as cursor:
+                cursor.execute(sql)
+                return cursor.fetchall()
 
 
 def _postgres_bindir() -> str:

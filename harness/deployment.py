@@ -27,7 +27,7 @@ import requests
 
 from harness.api import AirflowAPI
 from harness.database import Database, database
-from harness.processes import Process, wait_until
+from harness.processes import Process, descendants, wait_until
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 #: what /api/v2/monitor/health calls each component
@@ -147,13 +147,47 @@ class Deployment:
             self.db.start()
             self.airflow("db", "migrate")
             for component in COMPONENTS:
-                argv = [sys.executable, "-m", "airflow", component]
-                self.processes[component] = Process(component, argv, self.env, self.home / f"{component}.log")
+                self.start_component(component)
             self.wait_ready(timeout - (time.monotonic() - started))
         except BaseException:
             self.stop(keep_logs=True)
             raise
         return self
+
+    # -- components ----------------------------------------------------------------------------------
+    def start_component(self, component: str, name: str | None = None) -> Process:
+        """Start ``airflow <component>`` as process ``name`` (default: the component), logging to ``<name>.log``.
+
+        A second triggerer is ``start_component("triggerer", "triggerer-2")``; a restart appends to the log.
+        """
+        name = name or component
+        if name in self.processes and self.processes[name].alive():
+            raise RuntimeError(f"{name} is already running (pid {self.processes[name].pid})")
+        argv = [sys.executable, "-m", "airflow", component]
+        self.processes[name] = process = Process(name, argv, self.env, self.home / f"{name}.log")
+        return process
+
+    def kill_component(self, name: str) -> int | None:
+        """SIGKILL process ``name`` and everything it started, at once (a crash, not a shutdown)."""
+        return self.processes.pop(name).kill()
+
+    def stop_component(self, name: str) -> int | None:
+        """SIGTERM process ``name`` and let it shut down as it would on a deploy (SIGKILL after 15 s)."""
+        return self.processes.pop(name).stop()
+
+    def task_processes(self, ti_id: str) -> dict[int, str]:
+        """pid -> title of the LocalExecutor processes running one task instance (by its UUID).
+
+        Airflow 3.3's LocalExecutor worker names itself ``airflow worker -- LocalExecutor: <task>``
+        while its supervisor runs a task, and the forked task process ``airflow worker -- <ti id>``
+        (in a process group of its own); both descend from the scheduler.
+        """
+        scheduler = self.processes["scheduler"].pid
+        return {pid: title for pid, title in descendants(scheduler).items() if title.endswith(f"-- {ti_id}")}
+
+    def dump_database(self) -> str:
+        """The metadata database's whole content as SQL text (what a secret scan reads)."""
+        return self.db.dump()
 
     # -- readiness ---------------------------------------------------------------------------------
     def _check_alive(self) -> None:

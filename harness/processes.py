@@ -63,6 +63,16 @@ class Process:
             _LIVE.pop(self.pid, None)
             self._log_file.close()
 
+    def kill(self) -> int | None:
+        """SIGKILL the whole group at once, as a crash or the OOM killer would: no cleanup runs."""
+        try:
+            _signal_group(self.pid, signal.SIGKILL)
+            self.popen.wait(timeout=10)
+            return self.popen.returncode
+        finally:
+            _LIVE.pop(self.pid, None)
+            self._log_file.close()
+
     def __repr__(self) -> str:
         return f"<Process {self.name} pid={self.pid} {'running' if self.alive() else 'ended'}>"
 
@@ -72,6 +82,34 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """pid -> command line (as ``setproctitle`` left it) of every live descendant of ``pid`` (Linux /proc).
+
+    By parentage, not process group: Airflow 3.3's task supervisor puts each task process in a group
+    of its own.
+    """
+    children: dict[int, list[int]] = {}
+    titles: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # ended meanwhile
+        parent = int(stat[stat.rindex(")") + 2:].split()[1])  # the field after the state, past "(comm)"
+        children.setdefault(parent, []).append(int(entry.name))
+        titles[int(entry.name)] = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()
+    found: dict[int, str] = {}
+    pending = list(children.get(pid, []))
+    while pending:
+        child = pending.pop()
+        found[child] = titles[child]
+        pending.extend(children.get(child, []))
+    return found
 
 
 def wait_until(condition, timeout: float, what: str, interval: float = 0.5, describe=None):
