@@ -133,17 +133,17 @@ class PostgresDatabase(Database):
 
         done = subprocess.run(
             [f"{_postgres_bindir()}/pg_dump", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "airflow"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True,
+            capture_output=True, check=True,
         )
         return done.stdout.decode(errors="replace")
 
     def query(self, sql: str) -> list[tuple]:
         import psycopg2
 
-        with contextlib.closing(psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, dbname="airflow")) as db:
-            with db.cursor() as cursor:
-                cursor.execute(sql)
-                return cursor.fetchall()
+        connection = psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, dbname="airflow")
+        with contextlib.closing(connection) as db, db.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchall()
 
 
 def _postgres_bindir() -> str:
