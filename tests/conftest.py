@@ -23,6 +23,8 @@ os.environ.update(
     AIRFLOW_HOME=str(_HOME),
     AIRFLOW__CORE__DAGS_FOLDER=str(_DAGS),
     AIRFLOW__CORE__LOAD_EXAMPLES="False",
+    # dag.test() has no worker heartbeat to wait for: keep the trigger's settle time (core/trigger.py) short
+    AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL="0",
 )
 
 

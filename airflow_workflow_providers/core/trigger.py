@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+from airflow.sdk import conf
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_workflow_providers.core.errors import PlatformAPIError
@@ -88,6 +89,7 @@ class WorkflowRunTrigger(BaseTrigger):
             "Polling %s run %s every %.0f s until %s.",
             hook.api.name, self.run_ref.run_id, self.poll_interval, time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(self.end_time)),
         )
+        started = time.monotonic()
         async with hook.async_transport() as transport:
             # A random first-poll phase within one interval: triggers created together (a triggerer
             # restart, a burst of deferrals) then poll spread out instead of all in the same instant.
@@ -98,6 +100,7 @@ class WorkflowRunTrigger(BaseTrigger):
                 except PlatformAPIError as exc:
                     verdict = watch.failed_poll(exc)
                 if verdict is not None:
+                    await asyncio.sleep(max(0.0, started + _settle_seconds() - time.monotonic()))
                     yield TriggerEvent(verdict.to_event())
                     return
                 await asyncio.sleep(watch.delay(self.poll_interval))
@@ -113,3 +116,12 @@ class WorkflowRunTrigger(BaseTrigger):
                 "Cannot stop run %s (%s): it keeps running remotely.", self.run_ref.run_id, hook.api.why_no_cancel(self.run_ref)
             )
 
+
+def _settle_seconds() -> float:
+    """How long after it starts the trigger holds back its event.
+
+    Airflow 3.3 fails a task whose trigger fires before the executor has reported the try that
+    deferred (apache/airflow#66374); that report lags by up to ``[workers] min_heartbeat_interval``.
+    A run that ends sooner is reported once that interval and one scheduler beat have passed.
+    """
+    return conf.getfloat("workers", "min_heartbeat_interval", fallback=5.0) + 1.0

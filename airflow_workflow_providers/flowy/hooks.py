@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
-
-import requests
 
 from airflow_workflow_providers.core.errors import InputValidationError, PlatformAPIError
 from airflow_workflow_providers.core.hook import WorkflowHook
 from airflow_workflow_providers.flowy.api import NAME, FlowyAPI, input_problems
+
+if TYPE_CHECKING:
+    import requests
 
 #: bytes read and written at a time when downloading an output: big enough to be fast, small enough
 #: that a multi-gigabyte video never sits in memory
@@ -68,6 +69,8 @@ class FlowyHook(WorkflowHook):
         :raises PlatformAPIError: the download failed (HTTP error or network fault); the message shows
             the URL without its query string, which holds the signature.
         """
+        import requests  # here, not at module level: DAG files import this module at parse time
+
         shown = _without_query(url)
         try:
             with requests.get(url, stream=True, timeout=self.timeout) as answer:
@@ -92,6 +95,8 @@ class FlowyHook(WorkflowHook):
 
 
 def _copy(answer: requests.Response, sink: IO[bytes], chunk_size: int) -> dict[str, Any]:
+    import requests
+
     digest, size = hashlib.sha256(), 0
     for chunk in answer.iter_content(chunk_size=chunk_size):
         sink.write(chunk)

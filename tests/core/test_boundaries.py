@@ -33,3 +33,17 @@ def test_every_error_is_a_workflow_provider_error_and_not_an_airflow_exception_a
     for unfixable in (errors.PermanentAPIError, errors.InputValidationError, errors.ConfigurationError, errors.StartNotConfirmedError):
         assert issubclass(unfixable, AirflowFailException)
     assert not issubclass(errors.RunFailed, AirflowFailException)
+
+
+@pytest.mark.parametrize("platform", ["dify", "scade", "arcee", "flowy"])
+def test_dag_files_importing_an_operator_load_no_http_library(platform):
+    # DAG parsing imports operator modules; the HTTP clients are only needed where tasks run.
+    import subprocess
+    import sys
+
+    code = (
+        f"import sys, airflow_workflow_providers.{platform}.operators, airflow_workflow_providers.{platform}.sensors;"
+        "print(sorted({'requests', 'aiohttp'} & set(sys.modules)))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 
@@ -73,3 +74,12 @@ def test_on_kill_stops_the_remote_run(dify):
     ref = start(delay=30)
     asyncio.run(trigger_for("dify", ref, conn_id="dify_slow").on_kill())
     assert dify.control.count("stops") == 1
+
+
+def test_an_early_event_waits_until_the_deferring_try_has_been_reported(dify, monkeypatch):
+    # Airflow 3.3 fails a task whose trigger fires before the executor reported the deferring try.
+    monkeypatch.setenv("AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL", "2")
+    ref = start(delay=0)
+    started = time.monotonic()
+    assert [e["status"] for e in events_of(trigger_for("dify", ref, conn_id="dify_slow"))] == ["succeeded"]
+    assert time.monotonic() - started >= 3.0
