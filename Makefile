@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[test]"
 	touch $(STAMP)
 
-# The whole suite, end-to-end tests on a real Airflow deployment included (tests/e2e, ~5 min).
-test: venv
+# The whole suite, end-to-end tests on a real Airflow deployment included (tests/e2e); the two-triggerer
+# test needs PostgreSQL, which `postgres` installs (apt, as root) with its drivers.
+test: venv postgres
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 unit: venv
@@ -23,7 +24,7 @@ unit: venv
 
 # api-server, scheduler (LocalExecutor), dag-processor and triggerer on loopback (docs/e2e.md);
 # HARNESS_DB=postgres runs them on a throwaway PostgreSQL (needs `make postgres` first).
-e2e: venv
+e2e: venv postgres
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m e2e tests/e2e
 
 postgres: venv

@@ -153,7 +153,7 @@ def _postgres_bindir() -> str:
     found = shutil.which("postgres")
     if found:
         return str(Path(found).parent)
-    raise RuntimeError("PostgreSQL server not found: apt-get install postgresql (make e2e-deps does it)")
+    raise RuntimeError("PostgreSQL server not found: apt-get install postgresql (make postgres does it)")
 
 
 def database(kind: str, home: Path, port: int) -> Database:
