@@ -39,14 +39,6 @@ def with_fresh_keys(cls: type[Emulator]) -> type[Emulator]:
         def default_apps(self):
             return [dataclasses.replace(app, id=renamed.get(app.id, app.id)) for app in super().default_apps()]
 
-    if cls.platform == "arcee":
-        # The Arcee emulator compares with its module's ARCEE_KEY instead of self.api_key; same check here.
-        def authenticate(self, request) -> bool:
-            header = request.headers.get("Authorization") or request.headers.get("Authentication", "")
-            return header.removeprefix("Bearer ") == self.api_key
-
-        FreshKeys.authenticate = authenticate
-
     FreshKeys.__name__ = FreshKeys.__qualname__ = f"{cls.__name__}WithFreshKeys"
     return FreshKeys
 

@@ -5,7 +5,9 @@ transport (triggerer), both driven by the same :class:`~airflow_workflow_provide
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -177,6 +179,9 @@ class AsyncTransport:
         self.pacer = _Pacer(config)
 
     async def __aenter__(self) -> AsyncTransport:
+        if "aiohttp" not in sys.modules:
+            # A first import takes ~0.2 s: in a thread, so the triggerer's event loop never stalls on it.
+            await asyncio.to_thread(importlib.import_module, "aiohttp")
         self.session = _SharedSessions.acquire()
         return self
 

@@ -86,7 +86,7 @@ class WorkflowRunTrigger(BaseTrigger):
             max_consecutive_failures=self.max_consecutive_failures,
         )
         self.log.info(
-            "Polling %s run %s every %.0f s until %s.",
+            "Polling %s run %s every %g s until %s.",
             hook.api.name, self.run_ref.run_id, self.poll_interval, time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(self.end_time)),
         )
         started = time.monotonic()

@@ -72,7 +72,7 @@ class ArceeEmulator(Emulator):
 
     def authenticate(self, request: web.Request) -> bool:
         header = request.headers.get("Authorization") or request.headers.get("Authentication", "")
-        return header.removeprefix("Bearer ") == ARCEE_KEY
+        return header.removeprefix("Bearer ") == self.api_key
 
     def run_state(self, run: Run) -> str:
         phase = run.phase()
