@@ -29,7 +29,8 @@ e2e: venv postgres
 
 postgres: venv
 	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
-		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql)
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql) || \
+		echo "PostgreSQL could not be installed: the two-triggerer test will be skipped"
 	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[test,postgres]"
 
 # Every example DAG on a real Airflow deployment against the emulators; runs until Ctrl-C
