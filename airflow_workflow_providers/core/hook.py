@@ -124,6 +124,10 @@ class WorkflowHook(BaseHook):
                 return ref
         return None
 
+    def run_url(self, ref: RunRef) -> str | None:
+        """The run's page in the platform's web app, if the platform has one."""
+        return self.api.run_url(self.transport.config.base_url, ref)
+
     def get_run(self, ref: RunRef | str) -> Run:
         return self.transport.call(self.api.status(_ref(ref)))
 

@@ -10,6 +10,7 @@ from airflow.sdk import BaseOperator, conf
 
 from airflow_workflow_providers.core.completion import RunCompletionMixin
 from airflow_workflow_providers.core.errors import RunTimedOut
+from airflow_workflow_providers.core.links import RUN_URL_KEY, RemoteRunLink
 from airflow_workflow_providers.core.model import RunRef
 
 class WorkflowRunOperator(RunCompletionMixin, BaseOperator):
@@ -34,6 +35,7 @@ class WorkflowRunOperator(RunCompletionMixin, BaseOperator):
     """
 
     template_fields: Sequence[str] = ("inputs",)
+    operator_extra_links = (RemoteRunLink(),)
     ui_color = "#e8f0fe"
     #: the task_state_store key holding the started run's reference
     state_key = "remote_run"
@@ -75,6 +77,8 @@ class WorkflowRunOperator(RunCompletionMixin, BaseOperator):
         ref = self._resumable_run(context) or self._start(context)
         self._run_ref = ref
         context["ti"].xcom_push(key="run_id", value=ref.run_id)
+        if url := self.hook.run_url(ref):
+            context["ti"].xcom_push(key=RUN_URL_KEY, value=url)
         if not self.wait_for_completion:
             return self.hook.get_run(ref).to_result()
         if self.deferrable:

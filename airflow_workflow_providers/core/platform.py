@@ -61,6 +61,10 @@ class PlatformAPI:
     def why_no_cancel(self, ref: RunRef) -> str:
         return f"{self.name} has no endpoint to stop a run"
 
+    def run_url(self, base_url: str, ref: RunRef) -> str | None:
+        """The run's page in the platform's web app, for the task's "Remote run" link; ``None`` if unknown."""
+        return None
+
     def probe(self) -> Call[str]:
         """A cheap authenticated call that spends no credits, for ``test_connection``; parses to a description."""
         raise NotImplementedError

@@ -78,4 +78,5 @@ def provider_info() -> dict[str, Any]:
             }
             for info in PLATFORMS.values()
         ],
+        "extra-links": ["airflow_workflow_providers.core.links.RemoteRunLink"],
     }

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow_workflow_providers.core.errors import PermanentAPIError, ResponseFormatError, StartNotConfirmedError
 from airflow_workflow_providers.core.model import Request, Response, Run, RunRef, RunState
@@ -92,7 +93,10 @@ class StreamedStart:
                 )
             task_id, run_id = payload.get("task_id"), payload.get("workflow_run_id")
             if task_id and run_id:
-                return RunRef(str(run_id), {"task_id": str(task_id), "user": self.user})
+                extras = {"task_id": str(task_id), "user": self.user}
+                if app_id := _app_id(payload):
+                    extras["app_id"] = app_id
+                return RunRef(str(run_id), extras)
         return None
 
     def end(self, *, timed_out: bool) -> RunRef:
@@ -155,6 +159,16 @@ class DifyAPI(PlatformAPI):
     def probe(self) -> Call[str]:
         return Call(Request("GET", "/info"), _describe_app)
 
+    def run_url(self, base_url: str, ref: RunRef) -> str | None:
+        """The app's run logs in the Dify console (Dify has no page per run): on Dify Cloud the console is
+        ``cloud.dify.ai``; a self-hosted server serves it beside its ``/v1`` API."""
+        app_id = ref.extras.get("app_id")
+        if not app_id:
+            return None
+        parts = urlsplit(base_url)
+        host = "cloud.dify.ai" if parts.hostname == "api.dify.ai" else parts.netloc
+        return f"{parts.scheme}://{host}/app/{app_id}/logs"
+
     def parameters(self) -> Call[dict[str, Any]]:
         return Call(Request("GET", "/parameters"), lambda response: json_body(response, NAME))
 
@@ -193,6 +207,14 @@ def newest_run_since(logs: Any, since: float, user: str) -> RunRef | None:
         if isinstance(created, (int, float)) and created >= since and run.get("id"):
             return RunRef(str(run["id"]), {"user": user})
     return None
+
+
+def _app_id(event: Mapping[str, Any]) -> str | None:
+    """The app's id from a ``workflow_started`` event (its ``sys.app_id`` input), if given."""
+    data = event.get("data")
+    inputs = data.get("inputs") if isinstance(data, Mapping) else None
+    app_id = inputs.get("sys.app_id") if isinstance(inputs, Mapping) else None
+    return str(app_id) if app_id else None
 
 
 def _describe_app(response: Response) -> str:

@@ -81,7 +81,8 @@ class TestStreamedStart:
 
     def expected(self, sse: bytes) -> RunRef:
         first = json.loads(next(line for line in sse.decode().splitlines() if line.startswith("data: "))[6:])
-        return RunRef(first["workflow_run_id"], {"task_id": first["task_id"], "user": "u"})
+        app_id = first["data"]["inputs"]["sys.app_id"]
+        return RunRef(first["workflow_run_id"], {"task_id": first["task_id"], "user": "u", "app_id": app_id})
 
     def test_reads_task_and_run_ids_from_the_first_data_event(self, stream):
         assert StreamedStart("u").feed(stream) == self.expected(stream)
@@ -189,3 +190,15 @@ def test_finding_a_lost_start_takes_the_newest_run_created_since_then():
     assert call.parse(Response(200, json.dumps({"data": logs["data"][1:]}).encode())) is None
     with pytest.raises(ResponseFormatError):
         call.parse(Response(200, b'{"data": {}}'))
+
+
+@pytest.mark.parametrize(
+    ("base_url", "page"),
+    [
+        ("https://api.dify.ai/v1", "https://cloud.dify.ai/app/a1/logs"),
+        ("http://dify.internal:5001/v1", "http://dify.internal:5001/app/a1/logs"),
+    ],
+)
+def test_the_remote_run_link_is_the_apps_log_page_in_the_console(base_url, page):
+    assert API.run_url(base_url, RunRef("r", {"app_id": "a1"})) == page
+    assert API.run_url(base_url, RunRef("r")) is None

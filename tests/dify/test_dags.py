@@ -16,6 +16,10 @@ def test_a_run_succeeds_and_its_outputs_flow_downstream(dify, run_dag, mode):
     assert {"total_tokens", "elapsed_time", "total_steps", "error"} <= set(run)
     assert result.value("run", "run_id") == run["run_id"]
     assert result.value("use") == "HELLO AIRFLOW"
+    # the task's "Remote run" button: the app's run logs in the Dify console beside the API
+    app_id = dify.control.state()["apps"]["app-echo"]["options"]["app_uuid"]
+    page = f"{dify.root_url}/app/{app_id}/logs"
+    assert result.value("run", "run_url") == result.value("run", "_link_RemoteRunLink") == page
     assert len(dify.control.runs()) == 1
     # the default end user names the task instance and is stable across tries
     user = next(iter(dify.control.runs().values()))["user"]

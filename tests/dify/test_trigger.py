@@ -23,7 +23,7 @@ def test_serialization_round_trip_holds_no_secret(dify):
     assert path == "airflow_workflow_providers.core.trigger.WorkflowRunTrigger"
     assert rebuilt(trigger).serialize() == (path, kwargs)
     assert "app-slow" not in json.dumps(kwargs)
-    assert set(kwargs["run"]) == {"run_id", "task_id", "user"}
+    assert set(kwargs["run"]) == {"run_id", "task_id", "user", "app_id"}
 
 
 def test_kwargs_are_coerced_to_json_and_bad_ones_fail_before_deferring():
