@@ -228,6 +228,9 @@ def test_marking_a_deferred_dify_task_failed_stops_its_remote_run_once(airflow, 
     run_id = api.trigger(DEFERRED, conf={"delay": 120})
     wait_for_state(api, DEFERRED, [run_id], "deferred")
     (remote_id,) = dify.control.runs()
+    # on_kill runs in the triggerer that runs the trigger: a task marked failed before any triggerer
+    # has picked its trigger up has nothing to stop it (a documented limit), so wait for the first poll.
+    wait_until(lambda: dify.control.count("polls") >= 1, 60, "the triggerer polling the run")
 
     api.request("PATCH", f"dags/{DEFERRED}/dagRuns/{quote(run_id, safe='')}/taskInstances/run",
                 json={"new_state": "failed"})
