@@ -137,21 +137,28 @@ class WorkflowHook(BaseHook):
 
     def cancel_run(self, ref: RunRef | str) -> bool:
         """Ask the platform to stop a run; ``False`` where it has no way to (the run keeps going)."""
-        call = self.api.cancel(_ref(ref))
+        call = self._cancel_call(_ref(ref))
         if call is None:
-            self.log.warning("Cannot stop run %s (%s): it keeps running remotely.", _ref(ref).run_id, self.api.why_no_cancel(_ref(ref)))
             return False
         self.transport.call(call)
         self.log.info("Asked %s to stop run %s.", self.api.name, _ref(ref).run_id)
         return True
 
     async def acancel_run(self, ref: RunRef | str) -> bool:
-        call = self.api.cancel(_ref(ref))
+        call = self._cancel_call(_ref(ref))
         if call is None:
             return False
         async with self.async_transport() as transport:
             await transport.call(call)
+        self.log.info("Asked %s to stop run %s.", self.api.name, _ref(ref).run_id)
         return True
+
+    def _cancel_call(self, ref: RunRef) -> Any:
+        """The platform's stop call for ``ref``, or ``None`` after logging why the run keeps going."""
+        call = self.api.cancel(ref)
+        if call is None:
+            self.log.warning("Cannot stop run %s (%s): it keeps running remotely.", ref.run_id, self.api.why_no_cancel(ref))
+        return call
 
     def wait_for_run(self, ref: RunRef, *, end_time: float, poll_interval: float) -> Run:
         """Poll until the run ends (worker side); raise ``RunTimedOut`` at ``end_time`` (epoch seconds)."""

@@ -108,13 +108,8 @@ class WorkflowRunTrigger(BaseTrigger):
     async def on_kill(self) -> None:
         if not self.cancel_on_kill:
             return
-        hook = self._hook()
-        if await hook.acancel_run(self.run_ref):
-            self.log.info("Stopped %s run %s after a user action on the task.", hook.api.name, self.run_ref.run_id)
-        else:
-            self.log.warning(
-                "Cannot stop run %s (%s): it keeps running remotely.", self.run_ref.run_id, hook.api.why_no_cancel(self.run_ref)
-            )
+        self.log.info("A user acted on the task: stopping its remote run %s.", self.run_ref.run_id)
+        await self._hook().acancel_run(self.run_ref)
 
 
 def _settle_seconds() -> float:
