@@ -122,11 +122,8 @@ class WorkflowRunOperator(RunCompletionMixin, BaseOperator):
         return ref
 
     def on_wait_timeout(self, context: Any, ref: RunRef) -> None:
-        late = f"{self.hook.api.name} run {ref.run_id} did not finish within {self.timeout:.0f} s"
-        if self.hook.api.cancel(ref) is None:
-            self.log.error("%s. %s: the run keeps running remotely.", late, self.hook.api.why_no_cancel(ref))
-        else:
-            self.log.error("%s; stopping it.", late)
+        # what happens to the run next (stopped, or why it cannot be) is logged by the hook's cancel
+        self.log.error("%s run %s did not finish within %.0f s.", self.hook.api.name, ref.run_id, self.timeout)
         self._stop(context, ref)
 
     def on_kill(self) -> None:

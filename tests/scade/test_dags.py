@@ -53,8 +53,8 @@ def test_a_timeout_fails_the_task_and_logs_that_the_flow_keeps_running(scade, ru
     result = run_dag(f"scade_timeout_{mode}")
     assert result.tasks["run"] == "failed"
     logged = "".join(capsys.readouterr())
-    assert "Scade run 22311 did not finish within 2 s. Scade has no endpoint to stop a flow run" in logged
-    assert "Scade has no endpoint to stop a flow run: the run keeps running remotely" in logged
+    assert "Scade run 22311 did not finish within 2 s." in logged
+    assert "Cannot stop run 22311 (Scade has no endpoint to stop a flow run): it keeps running remotely" in logged
     assert len(scade.control.runs()) == 1 and scade.control.count("stops") == 0
 
 
