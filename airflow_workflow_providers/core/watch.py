@@ -95,12 +95,15 @@ class RunWatch:
     ) -> None:
         self.platform = platform
         self.ref = ref
-        self.run_id = ref.run_id
         self.end_time = end_time
         self.log = log
         self.max_consecutive_failures = max_consecutive_failures
         self.failures = 0
         self.last_status: Any = None
+
+    @property
+    def run_id(self) -> str:
+        return self.ref.run_id
 
     def observe(self, run: Run) -> Verdict | None:
         self.failures = 0
