@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def get_provider_info() -> dict:
-    from airflow_workflow_providers.core.registry import provider_info
+    """The provider metadata Airflow reads through the ``apache_airflow_provider`` entry point."""
+    from airflow_workflow_providers.provider_info import provider_info
 
     return provider_info()

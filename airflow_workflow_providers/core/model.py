@@ -92,9 +92,24 @@ class RunRef:
         return {"run_id": self.run_id, **dict(self.extras)}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RunRef:
-        extras = {k: str(v) for k, v in data.items() if k != "run_id" and v is not None}
-        return cls(run_id=str(data["run_id"]), extras=extras)
+    def from_json(cls, data: Any) -> RunRef:
+        """The reference ``to_json`` made; raise ``ValueError`` for anything else.
+
+        Ids are strings (integers are accepted as their text); ``None``, booleans, objects and lists
+        are refused rather than turned into text such as ``"None"`` that would then be polled.
+        """
+        if not isinstance(data, Mapping) or not _is_id(data.get("run_id")):
+            raise ValueError(f"a run reference is an object with a string run_id, got {data!r:.200}")
+        extras = {k: v for k, v in data.items() if k != "run_id" and v is not None}
+        if not all(isinstance(k, str) and _is_id(v) for k, v in extras.items()):
+            raise ValueError(f"a run reference's extra fields must be strings, got {data!r:.200}")
+        return cls(run_id=str(data["run_id"]), extras={k: str(v) for k, v in extras.items()})
+
+
+def _is_id(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(value.strip())
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,17 +125,55 @@ class Run:
     usage: Mapping[str, Any] = field(default_factory=dict)
     #: success with reservations, e.g. Dify's ``partial-succeeded``
     warning: str | None = None
+    #: the platform's status is one the state table does not know (``state`` is then a guess): a
+    #: retry must not take it for a final failure and start a second run beside it
+    unknown_status: bool = False
 
     def to_result(self) -> dict[str, Any]:
-        """The operator's return value (XCom): JSON only."""
-        return {
+        """The operator's return value (XCom), JSON only, the same shape on every platform:
+        ``run_id``, ``status``, ``raw_status``, ``outputs`` (always a dict), ``error``, ``elapsed_time``
+        (seconds, ``None`` where the platform reports none), then the platform's own figures."""
+        result = {
             "run_id": self.run_id,
             "status": self.state.value,
             "raw_status": self.raw_status,
-            "outputs": self.outputs,
+            "outputs": outputs_dict(self.outputs),
             "error": self.error_message,
-            **dict(self.usage),
+            "elapsed_time": None,
         }
+        result.update(self.usage)
+        return result
+
+
+def outputs_dict(outputs: Any) -> dict[str, Any]:
+    """A run's outputs as a dict: none is ``{}``; a single value that is not an object (Arcee's end
+    node answering text) is kept under the key ``output``."""
+    if outputs is None:
+        return {}
+    return dict(outputs) if isinstance(outputs, Mapping) else {"output": outputs}
+
+
+class Log(Protocol):
+    """Where the engine logs: a ``logging.Logger`` or Airflow's structured task and trigger loggers."""
+
+    def info(self, msg: str, /, *args: Any) -> Any: ...
+
+    def warning(self, msg: str, /, *args: Any) -> Any: ...
+
+    def error(self, msg: str, /, *args: Any) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutputFile:
+    """A file among a run's outputs, behind a URL that may expire (see ``core.outputs``)."""
+
+    #: where the file's object sits in ``Run.outputs``: output names and list indexes
+    at: tuple[str | int, ...]
+    #: an absolute http(s) URL
+    url: str
+    #: names the stored copy, with ``suffix``: ``<key><suffix>``, e.g. ``image`` + ``.png``
+    key: str
+    suffix: str = ""
 
 
 class StartReader(Protocol):

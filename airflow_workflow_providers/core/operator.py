@@ -6,12 +6,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from airflow.sdk import BaseOperator, conf
-
+from airflow_workflow_providers.core import story
+from airflow_workflow_providers.core.compat import BaseOperator, conf, warn_missing
 from airflow_workflow_providers.core.completion import RunCompletionMixin
-from airflow_workflow_providers.core.errors import RunTimedOut
-from airflow_workflow_providers.core.links import RUN_URL_KEY, RemoteRunLink
+from airflow_workflow_providers.core.errors import InputValidationError, PermanentAPIError, RunTimedOut
 from airflow_workflow_providers.core.model import RunRef
+from airflow_workflow_providers.core.resume import Resume, StoredRun, resume
+from airflow_workflow_providers.core.watch import validate_event
+
 
 class WorkflowRunOperator(RunCompletionMixin, BaseOperator):
     """Start a remote run and (by default) wait for it; returns ``{"run_id", "status", "outputs", ...}``.
@@ -20,7 +22,8 @@ class WorkflowRunOperator(RunCompletionMixin, BaseOperator):
     inputs before anything is submitted (:meth:`check_inputs`).
 
     :param inputs: the workflow's inputs (templated).
-    :param conn_id: the Airflow connection (host = base URL, password = API key).
+    :param conn_id: the Airflow connection (host = base URL, password = API key; templated, so one DAG
+        can use per-environment connections).
     :param wait_for_completion: wait for the run to end; ``False`` returns right after the start.
     :param deferrable: wait on the triggerer, freeing the worker slot
         (default: ``[operators] default_deferrable``).
@@ -31,14 +34,23 @@ class WorkflowRunOperator(RunCompletionMixin, BaseOperator):
 
     .. warning::
         Runs cost credits. A task retry re-attaches to the run a previous try started when Airflow's
-        ``task_state_store`` is available (Airflow >= 3.3) instead of starting and paying for another.
+        ``task_state_store`` is available (Airflow >= 3.3) instead of starting and paying for another --
+        unless that run failed, or the task stopped it (``timeout``, ``on_kill``, or its trigger's
+        ``on_kill`` when a user cleared or marked the deferred task). A task that succeeded leaves
+        nothing to re-attach to: clearing it runs the workflow again. A try that dies after its run
+        succeeded but before it cleaned up re-attaches to that run; one that dies after cleaning up but
+        before Airflow recorded the success starts (and pays for) one more run on retry.
     """
 
-    template_fields: Sequence[str] = ("inputs",)
-    operator_extra_links = (RemoteRunLink(),)
+    template_fields: Sequence[str] = ("inputs", "conn_id")
+    template_fields_renderers = {"inputs": "json"}
     ui_color = "#e8f0fe"
     #: the task_state_store key holding the started run's reference
     state_key = "remote_run"
+    #: for the task log: what :meth:`check_inputs` checks against, and what a run runs (both are
+    #: filled from the start spec and the run reference, see :func:`story.describe`)
+    inputs_checked_against = "nothing: this platform publishes no input form"
+    run_subject = ""
 
     def __init__(
         self,
@@ -63,6 +75,8 @@ class WorkflowRunOperator(RunCompletionMixin, BaseOperator):
         self.timeout = float(timeout)
         self.cancel_on_kill = cancel_on_kill
         self._run_ref: RunRef | None = None
+        self._state: Any = None  # this try's task_state_store (None before Airflow 3.3)
+        self._stored: StoredRun | None = None
 
     # -- what a platform fills in -----------------------------------------------------------------
     def start_spec(self, context: Any) -> dict[str, Any]:
@@ -74,69 +88,176 @@ class WorkflowRunOperator(RunCompletionMixin, BaseOperator):
 
     # -- execution ----------------------------------------------------------------------------------
     def execute(self, context: Any) -> dict[str, Any]:
-        ref = self._resumable_run(context) or self._start(context)
+        self._state = context.get("task_state_store")
+        ref = self._resumable_run() or self._start(context)
         self._run_ref = ref
         context["ti"].xcom_push(key="run_id", value=ref.run_id)
-        if url := self.hook.run_url(ref):
-            context["ti"].xcom_push(key=RUN_URL_KEY, value=url)
         if not self.wait_for_completion:
-            return self.hook.get_run(ref).to_result()
+            result = self.hook.get_run(ref).to_result()
+            self._forget()
+            return result
         if self.deferrable:
+            self._remember(ref, "trigger")
+            if self.cancel_on_kill:
+                warn_missing(self.log, "trigger_on_kill")
             self.defer_until_done(
                 ref, poll_interval=self.poll_interval, wait=self.timeout, cancel_on_kill=self.cancel_on_kill
             )
+        self.log.info(
+            story.waiting(
+                self.hook.api.name,
+                ref.run_id,
+                deferrable=False,
+                poll_interval=self.poll_interval,
+                end_time=time.time() + self.timeout,
+            )
+        )
         try:
-            run = self.hook.wait_for_run(ref, end_time=time.time() + self.timeout, poll_interval=self.poll_interval)
+            run = self.wait(context, ref, end_time=time.time() + self.timeout)
         except RunTimedOut:
             self.on_wait_timeout(context, ref)
             raise
-        return self.finish(run)
+        result = self.finish(run)
+        self._forget()
+        return result
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+        self._state = context.get("task_state_store")
+        event = validate_event(event)
+        if event["status"] == "error":
+            # the trigger gave up polling but did not stop the run: a retry may wait on it again
+            self._remember(RunRef.from_json(event["run"]), "worker")
+        result = super().execute_complete(context, event)
+        self._forget()
+        return result
+
+    def wait(self, context: Any, ref: RunRef, *, end_time: float) -> Any:
+        """Wait on the worker until the run ends (``RunTimedOut`` at ``end_time``); return the run."""
+        return self.hook.wait_for_run(ref, end_time=end_time, poll_interval=self.poll_interval)
 
     def _start(self, context: Any) -> RunRef:
         spec = self.start_spec(context)
-        self.check_inputs(spec)
+        try:
+            self.check_inputs(spec)
+        except InputValidationError as exc:
+            self.log.error(story.inputs_rejected(str(exc)))  # the reason first, above the traceback
+            raise
+        name = self.hook.api.name
+        self.log.info(story.inputs_checked(name, story.describe(self.inputs_checked_against, spec)))
         ref = self.hook.start_run(**spec)
-        self.log.info("Started %s run %s.", self.hook.api.name, ref.run_id)
-        store = context.get("task_state_store")
-        if store is not None:
-            store.set(self.state_key, ref.to_json())
+        subject = story.describe(self.run_subject, {**spec, **ref.extras})
+        self.log.info(story.run_started(name, ref.run_id, subject, self.run_link(ref)))
+        self._remember(ref, "trigger" if self.deferrable and self.wait_for_completion else "worker")
+        if self._state is None:
+            warn_missing(self.log, "task_state_store")
         return ref
 
-    def _resumable_run(self, context: Any) -> RunRef | None:
-        """The run an earlier try of this task started, if it can still be waited on."""
-        store = context.get("task_state_store")
-        stored = store.get(self.state_key) if store is not None else None
-        if not stored:
+    def run_link(self, ref: RunRef) -> str | None:
+        """The run's page for the task log and the "Remote run" extra link; ``None`` without a page."""
+        return self.hook.run_url(ref)
+
+    def _resumable_run(self) -> RunRef | None:
+        """The run an earlier try of this task started, if this try may wait on it (see :func:`resume`)."""
+        stored_value = self._state.get(self.state_key) if self._state is not None else None
+        if not stored_value:
             return None
-        ref = RunRef.from_json(stored)
-        run = self.hook.get_run(ref)
-        if run.state.is_terminal and not run.state.is_successful:
-            self.log.info(
-                "The %s run %s of an earlier try ended %s; starting a new run.", self.hook.api.name, ref.run_id, run.state.value
+        name = self.hook.api.name
+        try:
+            stored = StoredRun.from_json(stored_value)
+        except ValueError as exc:
+            self.log.warning(
+                "Ignoring the stored %s run of an earlier try (%s); starting a new run.", name, exc
             )
             return None
-        self.log.info(
-            "Re-attaching to %s run %s started by an earlier try (%s); not starting another.",
-            self.hook.api.name, ref.run_id, run.state.value,
-        )
-        return ref
+        ref = stored.ref
+        try:
+            run = self.hook.get_run(ref)
+        except PermanentAPIError as exc:
+            if exc.status_code != 404:
+                raise
+            self.log.warning(
+                "The %s run %s of an earlier try no longer exists (%s); starting a new run.",
+                name,
+                ref.run_id,
+                exc,
+            )
+            return None
+        stoppable = self.cancel_on_kill and self.hook.api.cancel(ref) is not None
+        decision = resume(stored, run, stoppable=stoppable)
+        if decision is Resume.REATTACH:
+            self.log.info(
+                "Re-attaching to %s run %s started by an earlier try (%s); not starting another.",
+                name,
+                ref.run_id,
+                run.state.value,
+            )
+            self._stored = stored
+            return ref
+        if decision is Resume.STOP_AND_RESTART:
+            self.log.info(
+                "The %s run %s of an earlier try was stopped by this task (or by its trigger, when the deferred "
+                "task was cleared or marked); making sure it is stopped and starting a new run.",
+                name,
+                ref.run_id,
+            )
+            self._cancel(ref)
+        else:
+            self.log.info(
+                "The %s run %s of an earlier try ended %s; starting a new run.",
+                name,
+                ref.run_id,
+                run.state.value,
+            )
+        return None
 
     def on_wait_timeout(self, context: Any, ref: RunRef) -> None:
         # what happens to the run next (stopped, or why it cannot be) is logged by the hook's cancel
-        self.log.error("%s run %s did not finish within %.0f s.", self.hook.api.name, ref.run_id, self.timeout)
-        self._stop(context, ref)
+        self.log.error(
+            "%s run %s did not finish within %.0f s.", self.hook.api.name, ref.run_id, self.timeout
+        )
+        self._stop(ref)
 
     def on_kill(self) -> None:
         if self._run_ref is not None and self.cancel_on_kill:
-            self._stop(None, self._run_ref)
+            self._stop(self._run_ref)
 
-    def _stop(self, context: Any, ref: RunRef) -> None:
+    def _stop(self, ref: RunRef) -> None:
+        """Stop the run for good: no later try waits on it, and neither does this one's wait loop.
+
+        The stop is recorded first, so that a kill in between still keeps the next try off the run. A
+        try that can no longer record it -- Airflow moves a cleared try out of the way before killing
+        it -- leaves the run going: the next try re-attaches to it rather than wait on a stopped run.
+        """
+        if self.hook.api.cancel(ref) is not None:
+            try:
+                self._remember(ref, "stopped")
+            except Exception as exc:
+                self.log.warning(
+                    "Cannot record the stop of %s run %s for later tries (%s); leaving it running for the next try "
+                    "to re-attach to.",
+                    self.hook.api.name,
+                    ref.run_id,
+                    exc,
+                )
+                return
+        self._cancel(ref)
+
+    def _cancel(self, ref: RunRef) -> None:
         """Best effort: a failed stop is logged, never raised over the task's own error."""
         try:
             self.hook.cancel_run(ref)
         except Exception as exc:
             self.log.warning("Could not stop %s run %s: %s", self.hook.api.name, ref.run_id, exc)
-        store = context.get("task_state_store") if context else None
-        if store is not None:
-            # A stopped run must not be re-attached to by the next try (a stopped Dify run polls as running).
-            store.delete(self.state_key)
+
+    # -- task_state_store -----------------------------------------------------------------------------
+    def _remember(self, ref: RunRef, waiter: str) -> None:
+        stored = StoredRun(ref, waiter)
+        if self._state is not None and stored != self._stored:
+            self._state.set(self.state_key, stored.to_json())
+            self._stored = stored
+
+    def _forget(self) -> None:
+        """The task has its result: nothing is left for a later try (e.g. after a clear) to re-attach to."""
+        if self._state is not None:
+            self._state.delete(self.state_key)
+            self._stored = None

@@ -12,9 +12,12 @@ import email.utils
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from airflow_workflow_providers.core.errors import ResponseFormatError
-from airflow_workflow_providers.core.model import Response, Run, RunRef
+from airflow_workflow_providers.core.model import OutputFile, Response, Run, RunRef
+from airflow_workflow_providers.core.pacing import RateBudget
+from airflow_workflow_providers.core.progress import Progress
 from airflow_workflow_providers.core.registry import PlatformInfo
 from airflow_workflow_providers.core.retry import Call
 
@@ -42,17 +45,32 @@ class PlatformAPI:
         return {"Authorization": f"Bearer {api_key}"}
 
     # -- operations -------------------------------------------------------------------------------
-    def start(self, **spec: Any) -> Call[RunRef]:
+    # ``*args`` makes these signatures gradual for type checkers, so that each platform declares the
+    # keyword arguments of its own spec; callers always pass the spec by keyword.
+    def start(self, *args: Any, **spec: Any) -> Call[RunRef]:
         """The call that starts a run; ``spec`` is what the operator collected."""
         raise NotImplementedError
 
-    def find_run(self, *, since: float, **spec: Any) -> Call[RunRef | None] | None:
-        """A lookup for the run that ``start(**spec)`` created at or after ``since`` (epoch seconds),
-        used when a start's answer was lost; ``None`` where the platform offers no way to find it."""
+    def find_run(self, *args: Any, **spec: Any) -> Call[list[RunRef]] | None:
+        """A lookup for the runs that may be the one ``start(**spec)`` created at or after ``since=`` (epoch
+        seconds), used when a start's answer was lost; ``None`` where the platform offers no way to find it.
+
+        The run is taken only when exactly one candidate remains after :meth:`started_by`.
+        """
+        return None
+
+    def started_by(self, ref: RunRef, *args: Any, **spec: Any) -> Call[bool] | None:
+        """A check that candidate ``ref`` of :meth:`find_run` ran with ``spec`` (e.g. the same inputs);
+        ``None`` where :meth:`find_run` already keeps only such runs."""
         return None
 
     def status(self, ref: RunRef) -> Call[Run]:
         raise NotImplementedError
+
+    def progress(self, ref: RunRef) -> Call[list[Progress]] | None:
+        """A streaming call following the run's events (its reader yields ``core.progress`` items), or
+        ``None`` where the platform streams none. Optional: polling alone decides the outcome."""
+        return None
 
     def cancel(self, ref: RunRef) -> Call[Any] | None:
         """The call that stops a run, or ``None`` where it cannot be stopped (see :meth:`why_no_cancel`)."""
@@ -65,14 +83,19 @@ class PlatformAPI:
         """The run's page in the platform's web app, for the task's "Remote run" link; ``None`` if unknown."""
         return None
 
+    def file_outputs(self, run: Run, base_url: str) -> list[OutputFile]:
+        """The files among a finished run's outputs (for ``output_dir``); none by default. ``base_url`` is
+        the connection's, for platforms that answer relative file URLs."""
+        return []
+
     def probe(self) -> Call[str]:
         """A cheap authenticated call that spends no credits, for ``test_connection``; parses to a description."""
         raise NotImplementedError
 
-    def pace(self, response: Response) -> float:
-        """Seconds to hold the next request after this answer, e.g. when rate-limit headers say the
-        budget is spent; 0 for none."""
-        return 0.0
+    def rate_budget(self, response: Response) -> RateBudget | None:
+        """The key's request budget as this answer announces it, for platforms that announce one
+        (``core.pacing``); ``None`` for none."""
+        return None
 
     # -- errors -----------------------------------------------------------------------------------
     def error_detail(self, response: Response) -> tuple[str | None, str]:
@@ -92,6 +115,11 @@ class PlatformAPI:
         if response.status == 429 or response.status >= 500:
             return retry_after(response) or True
         return False
+
+    def not_processed(self, response: Response) -> bool:
+        """Whether an error answer refused the request for load before doing any work (a rate or
+        concurrency limit), so that even a start may be sent again."""
+        return response.status in (429, 503)
 
 
 def retry_after(response: Response) -> float | None:
@@ -127,6 +155,11 @@ def require(mapping: Any, key: str, platform: str, what: str) -> Any:
     if mapping.get(key) is None:
         raise ResponseFormatError(f"{platform} {what}: field {key!r} is missing")
     return mapping[key]
+
+
+def segment(value: str) -> str:
+    """An id as one URL path segment, quoted: a ``/`` or ``?`` in it cannot change which resource is addressed."""
+    return quote(str(value), safe="")
 
 
 def _excerpt(body: bytes, limit: int = 200) -> str:

@@ -6,8 +6,8 @@ The sync and async transports each run a five-line loop around :class:`Attempts`
 
 from __future__ import annotations
 
-import logging
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from airflow_workflow_providers.core.errors import (
     PermanentAPIError,
     PlatformAPIError,
+    PlatformBusyError,
     ResponseFormatError,
     StartNotConfirmedError,
 )
-from airflow_workflow_providers.core.model import Request, Response, StartReader
+from airflow_workflow_providers.core.model import Log, Request, Response, StartReader
 
 if TYPE_CHECKING:
     from airflow_workflow_providers.core.platform import PlatformAPI
@@ -71,12 +72,29 @@ class Done(Generic[T]):
 class Attempts(Generic[T]):
     """Judges the outcomes of one call, attempt after attempt."""
 
-    def __init__(self, api: PlatformAPI, call: Call[T], policy: RetryPolicy, log: logging.Logger) -> None:
+    def __init__(
+        self, api: PlatformAPI, call: Call[T], policy: RetryPolicy, log: Log, deadline: float | None = None
+    ) -> None:
         self.api = api
         self.call = call
         self.policy = policy
         self.log = log
+        #: wall-clock instant (epoch seconds) no attempt, wait or request may outlast, e.g. a wait's ``end_time``
+        self.deadline = deadline
         self.attempt = 0
+
+    def budget(self, timeout: float) -> float:
+        """Seconds the next request may take: ``timeout``, cut at the deadline; raise once it has passed."""
+        if self.deadline is None:
+            return timeout
+        left = self.deadline - time.time()
+        if left <= 0:
+            raise PlatformAPIError(
+                f"{self.what}: not sent, the wait's deadline has passed",
+                platform=self.api.name,
+                run_id=self.call.run_id,
+            )
+        return min(timeout, left)
 
     @property
     def what(self) -> str:
@@ -105,9 +123,11 @@ class Attempts(Generic[T]):
         cause = f"HTTP {outcome.status}{f' {code}' if code else ''}: {message}"
         if verdict is False:
             raise self._error(cause, outcome, code, PermanentAPIError)
-        if not self.call.idempotent and outcome.status not in (429, 503):
+        if not self.call.idempotent and not self.api.not_processed(outcome):
             # 429/503 say "not processed"; a 500 or a proxy's 502/504 may hide a run that did start.
-            raise StartNotConfirmedError(f"{self.what} answered {cause}; the run may have started, not retried.")
+            raise StartNotConfirmedError(
+                f"{self.what} answered {cause}; the run may have started, not retried."
+            )
         delay = None if verdict is True else min(float(verdict), self.policy.max_retry_after)
         return self._again(cause, delay, response=outcome, code=code)
 
@@ -121,13 +141,34 @@ class Attempts(Generic[T]):
         cause_exc: Exception | None = None,
     ) -> float:
         if self.attempt >= self.policy.attempts:
+            if response is not None and self.api.not_processed(response):
+                busy = self._error(
+                    f"{cause}; gave up after {self.attempt} attempts", response, code, PlatformBusyError
+                )
+                busy.retry_after = delay  # type: ignore[attr-defined]
+                raise busy
             raise self._error(
                 f"{cause}; gave up after {self.attempt} attempts", response, code, PlatformAPIError
             ) from cause_exc
         wait = self.policy.backoff(self.attempt) if delay is None else delay
+        if self.deadline is not None and time.time() + wait >= self.deadline:
+            # the platform's wait is honoured (nothing is sent sooner), but only up to the deadline
+            left = max(0.0, self.deadline - time.time())
+            self.log.warning(
+                "%s failed (%s); a retry in %.1f s would come after the wait's deadline: holding %.1f s until it",
+                self.what,
+                cause,
+                wait,
+                left,
+            )
+            return left
         self.log.warning(
             "%s failed (%s); retrying in %.1f s (attempt %d of %d)",
-            self.what, cause, wait, self.attempt + 1, self.policy.attempts,
+            self.what,
+            cause,
+            wait,
+            self.attempt + 1,
+            self.policy.attempts,
         )
         return wait
 
