@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from airflow_workflow_providers.arcee.api import NAME, describe_step, run_ref, step_summary
+from airflow_workflow_providers.arcee.api import NAME, describe_step, elapsed_seconds, run_ref, step_summary
 from airflow_workflow_providers.core.errors import RunFailed, WorkflowProviderError
 from airflow_workflow_providers.core.model import Run, RunRef
 
@@ -42,6 +42,7 @@ class StepLogMixin:
     def completed(self, run: Run) -> dict[str, Any]:
         result = super().completed(run)  # type: ignore[misc]
         result["steps"] = self.log_steps(run_ref(self.workflow_id, run.run_id))
+        result["elapsed_time"] = elapsed_seconds(result.get("elapsed_time"), result["steps"])
         return result
 
     def execute(self, context: Any) -> Any:

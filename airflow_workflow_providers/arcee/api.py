@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
+from airflow_workflow_providers.arcee import PLATFORM
 from airflow_workflow_providers.core.errors import ConfigurationError, ResponseFormatError
 from airflow_workflow_providers.core.model import Request, Response, Run, RunRef, RunState
 from airflow_workflow_providers.core.platform import PlatformAPI, json_body, require
-from airflow_workflow_providers.core.registry import PLATFORMS
 from airflow_workflow_providers.core.retry import Call
 
-NAME = "Arcee Orchestra"
+NAME = PLATFORM.name
 
 STATES: Mapping[str, RunState] = {
     "pending": RunState.QUEUED,
@@ -111,7 +111,9 @@ def parse_steps(payload: Any, run_id: str | None = None) -> list[dict[str, Any]]
         raise ResponseFormatError(f"{NAME} {what}: expected a list, got {type(payload).__name__}")
     for step in payload:
         if not isinstance(step, Mapping) or not (step.get("node_id") or step.get("id")):
-            raise ResponseFormatError(f"{NAME} {what}: every step must be an object with a node_id, got {step!r}")
+            raise ResponseFormatError(
+                f"{NAME} {what}: every step must be an object with a node_id, got {step!r}"
+            )
     return [dict(step) for step in payload]
 
 
@@ -124,6 +126,16 @@ def step_summary(step: Mapping[str, Any]) -> dict[str, Any]:
         "seconds": seconds if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else None,
         "error": _error_text(step.get("error")),
     }
+
+
+def elapsed_seconds(reported: Any, steps: list[dict[str, Any]] | None) -> Any:
+    """The run's seconds: Arcee reports whole seconds (0 for a 0.4 s run); the steps' own seconds,
+    added up, give the fraction when they agree with that whole number (one node after another)."""
+    timed = [s["seconds"] for s in steps or [] if s.get("seconds") is not None]
+    if not timed or not isinstance(reported, (int, float)) or isinstance(reported, bool):
+        return reported
+    total = round(sum(timed), 3)
+    return total if reported <= total < reported + 1 else reported
 
 
 def describe_step(summary: Mapping[str, Any]) -> str:
@@ -168,25 +180,30 @@ def _json_problem(value: Any) -> str | None:
 
 
 class ArceeOrchestraAPI(PlatformAPI):
-    info = PLATFORMS["arcee_orchestra"]
+    info = PLATFORM
 
     def start(self, *, workflow_id: str, inputs: Mapping[str, Any]) -> Call[RunRef]:
         request = Request("POST", f"{_workflow_path(workflow_id)}/execute", json=dict(inputs))
 
         def parse(response: Response) -> RunRef:
             answer = json_body(response, NAME)
-            return run_ref(workflow_id, str(require(answer, "run_id", NAME, f"execute of workflow {workflow_id}")))
+            return run_ref(
+                workflow_id, str(require(answer, "run_id", NAME, f"execute of workflow {workflow_id}"))
+            )
 
         return Call(request, parse, idempotent=False)
 
-    def find_run(self, *, since: float, workflow_id: str, inputs: Mapping[str, Any]) -> Call[RunRef | None]:
-        """From the run history, the one run of these inputs started since ``since``; none when several
-        match, because then the lost start cannot be told apart from the others."""
+    def find_run(self, *, since: float, workflow_id: str, inputs: Mapping[str, Any]) -> Call[list[RunRef]]:
+        """From the run history, the runs of these inputs started since ``since`` (the engine takes one
+        only when it is alone: several cannot be told apart from the lost start)."""
         request = Request("GET", f"{_workflow_path(workflow_id)}/runs", query={"limit": 20, "offset": 0})
         return Call(
             request,
             lambda response: started_run(
-                _objects(json_body(response, NAME), f"runs of workflow {workflow_id}"), workflow_id, dict(inputs), since
+                _objects(json_body(response, NAME), f"runs of workflow {workflow_id}"),
+                workflow_id,
+                dict(inputs),
+                since,
             ),
         )
 
@@ -207,7 +224,9 @@ class ArceeOrchestraAPI(PlatformAPI):
         return Call(Request("GET", "/workflows"), _describe_workflows)
 
     def workflows(self) -> Call[list[dict[str, Any]]]:
-        return Call(Request("GET", "/workflows"), lambda response: _objects(json_body(response, NAME), "workflows"))
+        return Call(
+            Request("GET", "/workflows"), lambda response: _objects(json_body(response, NAME), "workflows")
+        )
 
     def steps(self, ref: RunRef) -> Call[list[dict[str, Any]]]:
         return Call(
@@ -217,20 +236,31 @@ class ArceeOrchestraAPI(PlatformAPI):
         )
 
     def runs(self, workflow_id: str, *, limit: int = 100, offset: int = 0) -> Call[list[dict[str, Any]]]:
-        request = Request("GET", f"{_workflow_path(workflow_id)}/runs", query={"limit": limit, "offset": offset})
-        return Call(request, lambda response: _objects(json_body(response, NAME), f"runs of workflow {workflow_id}"))
+        request = Request(
+            "GET", f"{_workflow_path(workflow_id)}/runs", query={"limit": limit, "offset": offset}
+        )
+        return Call(
+            request, lambda response: _objects(json_body(response, NAME), f"runs of workflow {workflow_id}")
+        )
 
     def diagram(self, workflow_id: str) -> Call[str]:
         def parse(response: Response) -> str:
-            return str(require(json_body(response, NAME), "diagram", NAME, f"diagram of workflow {workflow_id}"))
+            return str(
+                require(json_body(response, NAME), "diagram", NAME, f"diagram of workflow {workflow_id}")
+            )
 
         return Call(Request("GET", f"{_workflow_path(workflow_id)}/diagram"), parse)
 
 
-def started_run(runs: list[dict[str, Any]], workflow_id: str, inputs: dict[str, Any], since: float) -> RunRef | None:
-    """The single run with these inputs whose start is not before ``since`` (a pending run has no start yet)."""
-    matches = [run for run in runs if run.get("inputs") == inputs and _started_since(run.get("start_time"), since)]
-    return run_ref(workflow_id, str(matches[0].get("id"))) if len(matches) == 1 and matches[0].get("id") else None
+def started_run(
+    runs: list[dict[str, Any]], workflow_id: str, inputs: dict[str, Any], since: float
+) -> list[RunRef]:
+    """The runs with these inputs whose start is not before ``since`` (a pending run has no start yet)."""
+    return [
+        run_ref(workflow_id, str(run["id"]))
+        for run in runs
+        if run.get("id") and run.get("inputs") == inputs and _started_since(run.get("start_time"), since)
+    ]
 
 
 def _started_since(start_time: Any, since: float) -> bool:
@@ -268,4 +298,3 @@ def _describe_workflows(response: Response) -> str:
     workflows = _objects(json_body(response, NAME), "workflows")
     active = sum(1 for w in workflows if w.get("status") == "active")
     return f"{len(workflows)} workflow{'s' if len(workflows) != 1 else ''} visible ({active} active)"
-

@@ -25,9 +25,6 @@ class ArceeOrchestraHook(WorkflowHook):
 
     api_class = ArceeOrchestraAPI
     api: ArceeOrchestraAPI
-    default_conn_name = "arcee_orchestra_default"
-    conn_type = "arcee_orchestra"
-    hook_name = "Arcee Orchestra"
 
     @staticmethod
     def run_ref(workflow_id: str, run_id: str) -> RunRef:

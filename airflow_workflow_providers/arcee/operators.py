@@ -8,6 +8,7 @@ from typing import Any
 from airflow_workflow_providers.arcee._steps import StepLogMixin
 from airflow_workflow_providers.arcee.api import NAME, input_problems
 from airflow_workflow_providers.arcee.hooks import ArceeOrchestraHook
+from airflow_workflow_providers.core.batch.operator import BatchRunMixin
 from airflow_workflow_providers.core.errors import InputValidationError
 from airflow_workflow_providers.core.operator import WorkflowRunOperator
 
@@ -37,7 +38,9 @@ class ArceeOrchestraRunWorkflowOperator(StepLogMixin, WorkflowRunOperator):
     """
 
     hook_class = ArceeOrchestraHook
-    template_fields: Sequence[str] = ("inputs", "workflow_id")
+    inputs_checked_against = "their shape: named JSON values (Arcee does not publish a workflow's inputs)"
+    run_subject = "workflow {workflow_id}"
+    template_fields: Sequence[str] = (*WorkflowRunOperator.template_fields, "workflow_id")
 
     def __init__(self, *, workflow_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -52,4 +55,15 @@ class ArceeOrchestraRunWorkflowOperator(StepLogMixin, WorkflowRunOperator):
         if not isinstance(workflow_id, str) or not workflow_id.strip():
             problems.insert(0, f"workflow_id must be a non-empty string, got {workflow_id!r}")
         if problems:
-            raise InputValidationError(f"{NAME} inputs rejected before starting (task {self.task_id!r}): " + "; ".join(problems))
+            raise InputValidationError(
+                f"{NAME} inputs rejected before starting (task {self.task_id!r}): " + "; ".join(problems)
+            )
+
+
+class ArceeOrchestraBatchRunWorkflowOperator(BatchRunMixin, ArceeOrchestraRunWorkflowOperator):
+    """Run an Arcee Orchestra workflow over many items, each item its ``inputs`` (see
+    :class:`~airflow_workflow_providers.core.batch.operator.BatchRunMixin`).
+
+    Arcee cannot stop a run: on timeout or kill the runs in flight go on (recorded ``cancelled``). A start
+    whose answer was lost is looked for in the workflow's run history (a run with the same inputs).
+    """

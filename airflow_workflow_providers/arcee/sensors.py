@@ -23,7 +23,7 @@ class ArceeOrchestraWorkflowRunSensor(StepLogMixin, WorkflowRunSensor):
     """
 
     hook_class = ArceeOrchestraHook
-    template_fields: Sequence[str] = ("workflow_id", "run_id")
+    template_fields: Sequence[str] = ("workflow_id", *WorkflowRunSensor.template_fields)
 
     def __init__(self, *, workflow_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)

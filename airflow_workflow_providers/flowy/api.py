@@ -9,8 +9,8 @@ Three things shape this module:
 * media outputs come back as **signed URLs that expire**, so the operator copies them right after
   completion; :func:`media_outputs` says which outputs those are.
 * the key has a budget of requests per minute, announced on every answer (``X-RateLimit-Remaining``,
-  ``X-RateLimit-Reset``): :meth:`FlowyAPI.pace` holds the next request until the window resets
-  instead of spending it on a 429.
+  ``X-RateLimit-Reset``): :meth:`FlowyAPI.rate_budget` reads it so the shared pacer
+  (``core.pacing``) holds requests until the window resets instead of spending them on 429s.
 * 402 means the workspace is out of credits or at its spend cap: no retry can fix that, so it is
   permanent and says what to do.
 """
@@ -19,16 +19,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
 from airflow_workflow_providers.core.errors import ResponseFormatError
-from airflow_workflow_providers.core.model import Request, Response, Run, RunRef, RunState
-from airflow_workflow_providers.core.platform import PlatformAPI, json_body, require, retry_after
-from airflow_workflow_providers.core.registry import PLATFORMS
+from airflow_workflow_providers.core.model import OutputFile, Request, Response, Run, RunRef, RunState
+from airflow_workflow_providers.core.pacing import MAX_HOLD, RateBudget
+from airflow_workflow_providers.core.platform import PlatformAPI, json_body, require, retry_after, segment
 from airflow_workflow_providers.core.retry import Call
+from airflow_workflow_providers.flowy import PLATFORM
 
-NAME = "Flowy"
+NAME = PLATFORM.name
 
 STATES: Mapping[str, RunState] = {
     "queued": RunState.QUEUED,
@@ -39,10 +42,6 @@ STATES: Mapping[str, RunState] = {
 
 #: input kinds whose value is the http(s) URL of a media file
 MEDIA_INPUT_KINDS = frozenset({"image_url", "video_url", "audio_url"})
-
-#: the longest a rate-limit header may hold requests back: one window of 60 s plus clock skew; a
-#: larger value is a misread header (or a skewed clock), not a reason to park a task for hours
-MAX_PACE = 65.0
 
 #: an ``X-RateLimit-Reset`` below this is seconds-until-reset, not an epoch (some gateways send that)
 _EPOCH_FLOOR = 1_000_000_000
@@ -81,19 +80,32 @@ def parse_run(payload: Any) -> Run:
     error = payload.get("error")
     if isinstance(error, Mapping):
         error = error.get("message") or error
+    state = STATES.get(status, RunState.RUNNING)
     return Run(
         run_id=run_id,
-        state=STATES.get(status, RunState.RUNNING),
+        state=state,
         raw_status=status,
         outputs=parse_outputs(run_id, payload.get("outputs")),
         error_message=str(error) if error else None,
         usage={
+            "elapsed_time": _seconds_between(payload.get("createdAt"), payload.get("updatedAt"))
+            if state.is_terminal
+            else None,
             "app_id": payload.get("appId"),
             "app_title": payload.get("appTitle"),
             "created_at": payload.get("createdAt"),
             "updated_at": payload.get("updatedAt"),
         },
     )
+
+
+def _seconds_between(start: Any, end: Any) -> float | None:
+    """Seconds between two ISO-8601 timestamps (a finished run's ``createdAt`` and ``updatedAt``)."""
+    try:
+        begins, ends = (datetime.fromisoformat(str(t).replace("Z", "+00:00")) for t in (start, end))
+        return round((ends - begins).total_seconds(), 3)
+    except (TypeError, ValueError):
+        return None
 
 
 def parse_outputs(run_id: str, outputs: Any) -> dict[str, dict[str, Any]]:
@@ -130,17 +142,16 @@ def media_outputs(run: Run) -> dict[str, dict[str, Any]]:
     return media
 
 
-def pace_delay(response: Response, now: float) -> float:
-    """Seconds to hold the next request: until ``X-RateLimit-Reset`` once ``X-RateLimit-Remaining`` is 0.
+def rate_budget(response: Response, now: float) -> RateBudget | None:
+    """The key's budget from ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset``.
 
-    The reset is epoch seconds (tolerated: seconds until the reset); the hold is capped at
-    :data:`MAX_PACE`. Missing or unreadable headers mean no hold.
+    The reset is epoch seconds (tolerated: seconds until the reset). Missing or unreadable headers
+    mean no budget is known.
     """
     remaining, reset = _number(response, "X-RateLimit-Remaining"), _number(response, "X-RateLimit-Reset")
-    if remaining is None or reset is None or remaining > 0:
-        return 0.0
-    wait = reset - now if reset >= _EPOCH_FLOOR else reset
-    return min(MAX_PACE, max(0.0, wait))
+    if remaining is None or reset is None:
+        return None
+    return RateBudget(int(max(0, remaining)), reset if reset >= _EPOCH_FLOOR else now + reset)
 
 
 def _number(response: Response, header: str) -> float | None:
@@ -187,15 +198,15 @@ def _value_problems(node: str, kind: str, value: Any) -> list[str]:
 
 
 class FlowyAPI(PlatformAPI):
-    info = PLATFORMS["flowy"]
+    info = PLATFORM
 
     def start(self, *, app_id: str, inputs: Mapping[str, Any]) -> Call[RunRef]:
-        request = Request("POST", f"/apps/{app_id}/runs", json={"inputs": dict(inputs)})
+        request = Request("POST", f"/apps/{segment(app_id)}/runs", json={"inputs": dict(inputs)})
         return Call(request, parse_start, idempotent=False)
 
     def status(self, ref: RunRef) -> Call[Run]:
         return Call(
-            Request("GET", f"/runs/{ref.run_id}"),
+            Request("GET", f"/runs/{segment(ref.run_id)}"),
             lambda response: parse_run(data_of(response, f"run {ref.run_id}")),
             run_id=ref.run_id,
         )
@@ -205,6 +216,18 @@ class FlowyAPI(PlatformAPI):
             "Flowy's API has no endpoint to stop a run; it runs to the end and is billed "
             "(failed runs are refunded)"
         )
+
+    def file_outputs(self, run: Run, base_url: str) -> list[OutputFile]:
+        """Each media output, stored as ``<nodeId><extension of its URL>``."""
+        return [
+            OutputFile(
+                at=(node,),
+                url=output["url"],
+                key=node,
+                suffix=PurePosixPath(urlsplit(output["url"]).path).suffix,
+            )
+            for node, output in media_outputs(run).items()
+        ]
 
     def probe(self) -> Call[str]:
         """``GET /apps``: authenticated, spends no credits."""
@@ -222,10 +245,10 @@ class FlowyAPI(PlatformAPI):
                 )
             return dict(data)
 
-        return Call(Request("GET", f"/apps/{app_id}"), parse)
+        return Call(Request("GET", f"/apps/{segment(app_id)}"), parse)
 
-    def pace(self, response: Response) -> float:
-        return pace_delay(response, time.time())
+    def rate_budget(self, response: Response) -> RateBudget | None:
+        return rate_budget(response, time.time())
 
     def error_detail(self, response: Response) -> tuple[str | None, str]:
         code, message = super().error_detail(response)
@@ -237,7 +260,10 @@ class FlowyAPI(PlatformAPI):
         # 429 is a rate or concurrency limit: wait as told (or until the window resets). 402, like
         # every other 4xx, cannot change by retrying.
         if response.status == 429:
-            return retry_after(response) or pace_delay(response, time.time()) or True
+            now = time.time()
+            budget = rate_budget(response, now)
+            until_reset = budget.reset_at - now if budget is not None and budget.remaining == 0 else 0.0
+            return retry_after(response) or min(MAX_HOLD, max(0.0, until_reset)) or True
         return super().retry_verdict(response)
 
 

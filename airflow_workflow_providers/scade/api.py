@@ -28,10 +28,10 @@ from airflow_workflow_providers.core.errors import (
 )
 from airflow_workflow_providers.core.model import Request, Response, Run, RunRef, RunState
 from airflow_workflow_providers.core.platform import PlatformAPI, json_body, require
-from airflow_workflow_providers.core.registry import PLATFORMS
 from airflow_workflow_providers.core.retry import Call
+from airflow_workflow_providers.scade import PLATFORM
 
-NAME = "Scade"
+NAME = PLATFORM.name
 
 #: Scade task status -> state. Only 2 and 3 are documented; 1, 4 and 5 are what the emulator assumes.
 DEFAULT_STATUS_MAP: Mapping[int, RunState] = {
@@ -125,7 +125,11 @@ def parse_run(record: Any, status_map: Mapping[int, RunState] = DEFAULT_STATUS_M
         raw_status=status,
         outputs=unwrap_outputs(result) if state is RunState.SUCCEEDED else None,
         error_message=error,
-        usage={name: record.get(name) for name in USAGE_FIELDS},
+        usage={
+            "elapsed_time": record.get("execution_time"),
+            **{name: record.get(name) for name in USAGE_FIELDS},
+        },
+        unknown_status=status not in status_map,
     )
 
 
@@ -245,7 +249,7 @@ class ScadeAPI(PlatformAPI):
         it; see :func:`normalize_status_map` for the accepted forms.
     """
 
-    info = PLATFORMS["scade"]
+    info = PLATFORM
 
     def __init__(self, status_map: Mapping[Any, Any] | None = None) -> None:
         self.status_map: dict[int, RunState] = {**DEFAULT_STATUS_MAP, **normalize_status_map(status_map)}
@@ -273,8 +277,12 @@ class ScadeAPI(PlatformAPI):
     ) -> Call[RunRef]:
         inputs = {} if inputs is None else inputs
         check_start(
-            flow_id=flow_id, start_node_id=start_node_id, end_node_id=end_node_id,
-            result_node_id=result_node_id, inputs=inputs, node_settings=node_settings,
+            flow_id=flow_id,
+            start_node_id=start_node_id,
+            end_node_id=end_node_id,
+            result_node_id=result_node_id,
+            inputs=inputs,
+            node_settings=node_settings,
         )
         body = {
             "start_node_id": start_node_id,

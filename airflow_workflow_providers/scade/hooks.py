@@ -28,9 +28,6 @@ class ScadeHook(WorkflowHook):
 
     api_class = ScadeAPI
     api: ScadeAPI
-    default_conn_name = "scade_default"
-    conn_type = "scade"
-    hook_name = "Scade"
 
     def __init__(
         self,

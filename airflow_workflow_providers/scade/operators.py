@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from airflow_workflow_providers.core.batch.operator import BatchRunMixin
 from airflow_workflow_providers.core.operator import WorkflowRunOperator
 from airflow_workflow_providers.scade.api import check_start, status_map_option
 from airflow_workflow_providers.scade.hooks import ScadeHook
@@ -42,9 +43,19 @@ class ScadeRunFlowOperator(WorkflowRunOperator):
     """
 
     hook_class = ScadeHook
-    template_fields: Sequence[str] = (
-        "inputs", "flow_id", "start_node_id", "end_node_id", "result_node_id", "node_settings",
+    inputs_checked_against = (
+        "the flow's node ids and the shape of inputs and node_settings (Scade publishes no input form)"
     )
+    run_subject = "flow {flow_id}"
+    template_fields: Sequence[str] = (
+        *WorkflowRunOperator.template_fields,
+        "flow_id",
+        "start_node_id",
+        "end_node_id",
+        "result_node_id",
+        "node_settings",
+    )
+    template_fields_renderers = {**WorkflowRunOperator.template_fields_renderers, "node_settings": "json"}
 
     def __init__(
         self,
@@ -82,3 +93,15 @@ class ScadeRunFlowOperator(WorkflowRunOperator):
 
     def check_inputs(self, spec: dict[str, Any]) -> None:
         check_start(**spec)
+
+
+class ScadeBatchRunFlowOperator(BatchRunMixin, ScadeRunFlowOperator):
+    """Run a Scade flow over many items: each item is the start node's ``inputs`` (see
+    :class:`~airflow_workflow_providers.core.batch.operator.BatchRunMixin` and :class:`ScadeRunFlowOperator`
+    for ``flow_id``, the node ids, ``node_settings`` and ``status_map``).
+
+    .. warning::
+        Scade cannot stop a flow run nor find one whose start answer was lost: on timeout or kill the runs in
+        flight go on (recorded ``cancelled``), and an item whose start was sent but not recorded (a kill
+        in that instant) is recorded failed rather than started again.
+    """
