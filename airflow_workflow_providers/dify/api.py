@@ -15,16 +15,23 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
-from airflow_workflow_providers.core.errors import PermanentAPIError, ResponseFormatError, StartNotConfirmedError
-from airflow_workflow_providers.core.model import Request, Response, Run, RunRef, RunState
-from airflow_workflow_providers.core.platform import PlatformAPI, json_body, require
-from airflow_workflow_providers.core.registry import PLATFORMS
+from airflow_workflow_providers.core.errors import (
+    PermanentAPIError,
+    ResponseFormatError,
+    StartNotConfirmedError,
+)
+from airflow_workflow_providers.core.model import OutputFile, Request, Response, Run, RunRef, RunState
+from airflow_workflow_providers.core.platform import PlatformAPI, json_body, require, segment
+from airflow_workflow_providers.core.progress import Progress
 from airflow_workflow_providers.core.retry import Call
 from airflow_workflow_providers.core.sse import SSEDecoder
+from airflow_workflow_providers.dify import PLATFORM
+from airflow_workflow_providers.dify.chat_api import message_body
+from airflow_workflow_providers.dify.events import RunEvents
 
-NAME = "Dify"
+NAME = PLATFORM.name
 
 STATES: Mapping[str, RunState] = {
     "running": RunState.RUNNING,
@@ -36,6 +43,10 @@ STATES: Mapping[str, RunState] = {
 }
 
 USAGE_FIELDS = ("total_tokens", "elapsed_time", "total_steps")
+#: marks a file object among a run's outputs
+FILE_IDENTITY = "__dify__file__"
+#: what a chatflow run's reference carries besides a workflow run's
+CHAT_EXTRAS = ("message_id", "conversation_id")
 #: the statuses ``GET /workflows/logs`` can filter on
 LOG_STATUSES = ("succeeded", "failed", "stopped")
 
@@ -52,7 +63,9 @@ def parse_run(payload: Any) -> Run:
         raise ResponseFormatError(f"{NAME} run {run_id}: status should be a string, got {status!r}")
     outputs = payload.get("outputs")
     if outputs is not None and not isinstance(outputs, Mapping):
-        raise ResponseFormatError(f"{NAME} run {run_id}: outputs should be an object, got {type(outputs).__name__}")
+        raise ResponseFormatError(
+            f"{NAME} run {run_id}: outputs should be an object, got {type(outputs).__name__}"
+        )
     error = payload.get("error")
     return Run(
         run_id=run_id,
@@ -83,19 +96,25 @@ class StreamedStart:
             try:
                 payload = json.loads(event.data)
             except ValueError as exc:
-                raise ResponseFormatError(f"{NAME} start stream sent a data line that is not JSON: {event.data[:200]}") from exc
+                raise ResponseFormatError(
+                    f"{NAME} start stream sent a data line that is not JSON: {event.data[:200]}"
+                ) from exc
             if not isinstance(payload, Mapping):
                 raise ResponseFormatError(f"{NAME} start stream sent {payload!r} instead of an event object")
             if payload.get("event") == "error":
                 raise PermanentAPIError(
                     f"{NAME} refused the run: {payload.get('code')}: {payload.get('message')}",
-                    platform=NAME, status_code=payload.get("status"), code=payload.get("code"),
+                    platform=NAME,
+                    status_code=payload.get("status"),
+                    code=payload.get("code"),
                 )
             task_id, run_id = payload.get("task_id"), payload.get("workflow_run_id")
             if task_id and run_id:
                 extras = {"task_id": str(task_id), "user": self.user}
                 if app_id := _app_id(payload):
                     extras["app_id"] = app_id
+                # a chatflow message's run: its stop and its answer go by message and conversation
+                extras.update({k: str(payload[k]) for k in CHAT_EXTRAS if payload.get(k)})
                 return RunRef(str(run_id), extras)
         return None
 
@@ -113,7 +132,13 @@ class StreamedStart:
 
 
 class DifyAPI(PlatformAPI):
-    info = PLATFORMS["dify"]
+    """:param follow_events: let the trigger follow each run's event stream (progress in the task log,
+    resumption as soon as the run ends); ``False``: polls only."""
+
+    info = PLATFORM
+
+    def __init__(self, follow_events: bool = True) -> None:
+        self.follow_events = follow_events
 
     def start(
         self,
@@ -122,23 +147,52 @@ class DifyAPI(PlatformAPI):
         user: str,
         files: Sequence[Mapping[str, Any]] | None = None,
         workflow_id: str | None = None,
+        query: str | None = None,
+        conversation_id: str | None = None,
     ) -> Call[RunRef]:
-        body: dict[str, Any] = {"inputs": dict(inputs), "user": user, "response_mode": "streaming"}
-        if files:
-            body["files"] = list(files)
-        path = f"/workflows/{workflow_id}/run" if workflow_id else "/workflows/run"
+        """A workflow run, or with ``query`` a chatflow message (``POST /chat-messages``), whose run
+        is then waited on like a workflow run's."""
+        if query is not None:
+            body = message_body(
+                query=query,
+                inputs=inputs,
+                user=user,
+                conversation_id=conversation_id,
+                files=list(files or []),
+                workflow_id=workflow_id,
+            )
+            path = "/chat-messages"
+        else:
+            body = {"inputs": dict(inputs), "user": user, "response_mode": "streaming"}
+            if files:
+                body["files"] = list(files)
+            path = f"/workflows/{segment(workflow_id)}/run" if workflow_id else "/workflows/run"
         reader = StreamedStart(user)
-        return Call(Request("POST", path, json=body, stream=True), reader.read_whole, idempotent=False, reader=reader)
+        return Call(
+            Request("POST", path, json=body, stream=True), reader.read_whole, idempotent=False, reader=reader
+        )
 
-    def find_run(self, *, since: float, user: str, **spec: Any) -> Call[RunRef | None]:
-        """The newest run of this end user created since ``since``, from the run logs. It comes without
-        a task id, so it cannot be stopped (see :meth:`why_no_cancel`)."""
-        request = Request("GET", "/workflows/logs", query={"page": 1, "limit": 5, "created_by_end_user_session_id": user})
-        return Call(request, lambda response: newest_run_since(json_body(response, NAME), since, user))
+    def find_run(self, *, since: float, user: str, **spec: Any) -> Call[list[RunRef]]:
+        """The runs of this end user created since ``since``, from the run logs (which do not show
+        inputs: :meth:`started_by` checks them). They come without a task id, so they cannot be
+        stopped (see :meth:`why_no_cancel`)."""
+        request = Request(
+            "GET", "/workflows/logs", query={"page": 1, "limit": 20, "created_by_end_user_session_id": user}
+        )
+        return Call(request, lambda response: runs_since(json_body(response, NAME), since, user))
+
+    def started_by(self, ref: RunRef, *, inputs: Mapping[str, Any], **spec: Any) -> Call[bool]:
+        """Whether run ``ref`` ran with ``inputs`` (its detail lists them), so that a shared end-user id
+        cannot make one task adopt another's run."""
+        return Call(
+            Request("GET", f"/workflows/run/{segment(ref.run_id)}"),
+            lambda response: same_inputs(json_body(response, NAME), inputs),
+            run_id=ref.run_id,
+        )
 
     def status(self, ref: RunRef) -> Call[Run]:
         return Call(
-            Request("GET", f"/workflows/run/{ref.run_id}"),
+            Request("GET", f"/workflows/run/{segment(ref.run_id)}"),
             lambda response: parse_run(json_body(response, NAME)),
             run_id=ref.run_id,
         )
@@ -147,17 +201,50 @@ class DifyAPI(PlatformAPI):
         task_id, user = ref.extras.get("task_id"), ref.extras.get("user")
         if not (task_id and user):
             return None
+        kind = "chat-messages" if ref.extras.get("message_id") else "workflows/tasks"
+        path = f"/{kind}/{segment(task_id)}/stop"
         return Call(
-            Request("POST", f"/workflows/tasks/{task_id}/stop", json={"user": user}),
+            Request("POST", path, json={"user": user}),
             lambda response: json_body(response, NAME),
             run_id=ref.run_id,
         )
+
+    def progress(self, ref: RunRef) -> Call[list[Progress]] | None:
+        """The run's event stream with its persisted state first (needs the end user who started it)."""
+        user = ref.extras.get("user")
+        if not (self.follow_events and user):
+            return None
+        query = {"user": user, "include_state_snapshot": "true"}
+        request = Request("GET", f"/workflow/{ref.run_id}/events", query=query, stream=True)
+        reader = RunEvents()
+        return Call(request, lambda response: reader.feed(response.body), run_id=ref.run_id, reader=reader)  # type: ignore[arg-type]
 
     def why_no_cancel(self, ref: RunRef) -> str:
         return "Dify's stop endpoint needs the task id, which only the start that launched the run knows"
 
     def probe(self) -> Call[str]:
         return Call(Request("GET", "/info"), _describe_app)
+
+    def file_outputs(self, run: Run, base_url: str) -> list[OutputFile]:
+        """Dify's file objects among the outputs (one, or in a list), behind URLs signed for 5 minutes;
+        a relative URL (a server without ``FILES_URL``) is resolved against the connection's host."""
+        files = []
+        for name, value in (run.outputs or {}).items():
+            items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+            for index, item in items:
+                if isinstance(item, Mapping) and item.get("dify_model_identity") == FILE_IDENTITY:
+                    where = (name,) if index is None else (name, index)
+                    key = name if index is None else f"{name}-{index}"
+                    if not item.get("url"):
+                        raise ResponseFormatError(
+                            f"{NAME} run {run.run_id}: file output {key!r} has no URL to download"
+                        )
+                    files.append(
+                        OutputFile(
+                            where, urljoin(base_url, str(item["url"])), key, str(item.get("extension") or "")
+                        )
+                    )
+        return files
 
     def run_url(self, base_url: str, ref: RunRef) -> str | None:
         """The app's run logs in the Dify console (Dify has no page per run): on Dify Cloud the console is
@@ -176,7 +263,9 @@ class DifyAPI(PlatformAPI):
         return Call(Request("GET", "/info"), lambda response: json_body(response, NAME))
 
     def upload(self, *, name: str, content: bytes, content_type: str, user: str) -> Call[dict[str, Any]]:
-        request = Request("POST", "/files/upload", upload=("file", name, content, content_type), form={"user": user})
+        request = Request(
+            "POST", "/files/upload", upload=("file", name, content, content_type), form={"user": user}
+        )
         return Call(request, lambda response: json_body(response, NAME), idempotent=False)
 
     def logs(
@@ -193,20 +282,68 @@ class DifyAPI(PlatformAPI):
         # rate_limit_error (the plan's quota, which no retry will lift).
         if response.status == 429 and self.error_detail(response)[0] == "rate_limit_error":
             return False
+        if is_concurrency_refusal(self.error_detail(response), response.status):
+            return True
         return super().retry_verdict(response)
 
+    def not_processed(self, response: Response) -> bool:
+        return super().not_processed(response) or is_concurrency_refusal(
+            self.error_detail(response), response.status
+        )
 
-def newest_run_since(logs: Any, since: float, user: str) -> RunRef | None:
-    """From a ``GET /workflows/logs`` page, the newest run created at or after ``since``."""
+
+def is_concurrency_refusal(detail: tuple[str | None, str], status: int) -> bool:
+    """Dify's per-app concurrency limit (``max_active_requests``). A real 1.14.1 server answers it as HTTP 400
+    ``invalid_param`` "Too many requests. Please try again later. The current maximum concurrent requests
+    allowed for <app> is N." (its 429 handler is shadowed), before any run starts: safe to send again later."""
+    code, message = detail
+    return status == 400 and code == "invalid_param" and message.startswith("Too many requests")
+
+
+def runs_since(logs: Any, since: float, user: str) -> list[RunRef]:
+    """From a ``GET /workflows/logs`` page, the runs created at or after ``since``, newest first."""
     entries = require(logs, "data", NAME, "run logs")
     if not isinstance(entries, list):
         raise ResponseFormatError(f"{NAME} run logs: 'data' should be a list")
-    for entry in entries:  # newest first
+    found = []
+    for entry in entries:
         run = entry.get("workflow_run") if isinstance(entry, Mapping) else None
-        created = run.get("created_at") if isinstance(run, Mapping) else None
+        if not isinstance(run, Mapping):
+            continue
+        created = run.get("created_at")
         if isinstance(created, (int, float)) and created >= since and run.get("id"):
-            return RunRef(str(run["id"]), {"user": user})
-    return None
+            found.append(RunRef(str(run["id"]), {"user": user}))
+    return found
+
+
+def same_inputs(detail: Any, inputs: Mapping[str, Any]) -> bool:
+    """Whether a run detail's ``inputs`` (a JSON string, with Dify's ``sys.*`` keys and the form's
+    defaults added) hold every input given, with the same value (``"3"`` and ``3`` are the same)."""
+    recorded = detail.get("inputs") if isinstance(detail, Mapping) else None
+    if isinstance(recorded, str):
+        try:
+            recorded = json.loads(recorded)
+        except ValueError:
+            return False
+    if not isinstance(recorded, Mapping):
+        return False
+    return all(
+        name in recorded and _same_value(value, recorded[name])
+        for name, value in inputs.items()
+        if value is not None
+    )
+
+
+def _same_value(given: Any, recorded: Any) -> bool:
+    if given == recorded:
+        return True
+    if (
+        isinstance(given, (int, float, str))
+        and isinstance(recorded, (int, float))
+        and not isinstance(recorded, bool)
+    ):
+        return _is_number(given) and float(given) == float(recorded)
+    return False
 
 
 def _app_id(event: Mapping[str, Any]) -> str | None:
@@ -226,10 +363,14 @@ def input_problems(user_input_form: Sequence[Any], inputs: Mapping[str, Any]) ->
     """Everything wrong with ``inputs`` for an app's ``user_input_form`` (from ``GET /parameters``)."""
     fields = {}
     for entry in user_input_form:
-        for kind, spec in (entry.items() if isinstance(entry, Mapping) else ()):
+        for kind, spec in entry.items() if isinstance(entry, Mapping) else ():
             if isinstance(spec, Mapping) and spec.get("variable"):
                 fields[spec["variable"]] = (kind, spec)
-    problems = [f"unknown input {name!r} (the app's inputs: {sorted(fields)})" for name in inputs if name not in fields]
+    problems = [
+        f"unknown input {name!r} (the app's inputs: {sorted(fields)})"
+        for name in inputs
+        if name not in fields
+    ]
     for name, (kind, spec) in fields.items():
         if name not in inputs or inputs[name] is None:
             if spec.get("required") and spec.get("default") in (None, ""):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from airflow_workflow_providers.core.sensor import WorkflowRunSensor
 from airflow_workflow_providers.dify.hooks import DifyHook
+from airflow_workflow_providers.dify.knowledge.sensors import (
+    DifyKnowledgeIndexingSensor as DifyKnowledgeIndexingSensor,
+)
 
 
 class DifyWorkflowRunSensor(WorkflowRunSensor):
