@@ -20,29 +20,36 @@ from typing import Any
 from airflow_workflow_providers.testing._control import EmulatorControl
 from airflow_workflow_providers.testing._server import Emulator, RunningEmulator
 
-__all__ = ["PLATFORMS", "EmulatorControl", "RunningEmulator", "start_emulator"]
-
-PLATFORMS: dict[str, str] = {
-    "dify": "airflow_workflow_providers.testing.dify:DifyEmulator",
-    "scade": "airflow_workflow_providers.testing.scade:ScadeEmulator",
-    "arcee": "airflow_workflow_providers.testing.arcee:ArceeEmulator",
-    "flowy": "airflow_workflow_providers.testing.flowy:FlowyEmulator",
-}
-"""Platform name -> ``module:class`` of its emulator."""
+__all__ = ["EmulatorControl", "RunningEmulator", "emulator_platforms", "start_emulator"]
 
 
-def _emulator_class(platform: str) -> type[Emulator]:
-    if platform not in PLATFORMS:
-        raise ValueError(f"unknown platform {platform!r}; expected one of {', '.join(PLATFORMS)}")
-    module, _, name = PLATFORMS[platform].partition(":")
+def emulator_platforms() -> list[str]:
+    """The keys of every known platform that ships an emulator (``core.registry``), sorted."""
+    from airflow_workflow_providers.core.registry import platforms
+
+    return sorted(key for key, info in platforms().items() if info.emulator)
+
+
+def _emulator_class(platform_key: str) -> type[Emulator]:
+    from airflow_workflow_providers.core.registry import platform
+
+    where = platform(platform_key).emulator
+    if where is None:
+        raise ValueError(
+            f"platform {platform_key!r} ships no emulator; these do: {', '.join(emulator_platforms())}"
+        )
+    module, _, name = where.partition(":")
     return getattr(importlib.import_module(module), name)
 
 
-def start_emulator(platform: str, host: str = "127.0.0.1", port: int = 0, **settings: Any) -> RunningEmulator:
-    """Start ``platform``'s emulator in a background thread and return once it answers.
+def start_emulator(
+    platform_key: str, host: str = "127.0.0.1", port: int = 0, **settings: Any
+) -> RunningEmulator:
+    """Start a platform's emulator in a background thread and return once it answers.
 
-    :param platform: ``dify``, ``scade``, ``arcee`` or ``flowy``.
+    :param platform_key: the platform's key: ``dify``, ``scade``, ``arcee_orchestra``, ``flowy``, or that of
+        any registered platform whose ``PlatformInfo`` names an emulator.
     :param port: 0 picks a free port.
     :param settings: initial control-plane settings (``reset`` returns to these).
     """
-    return RunningEmulator(_emulator_class(platform)(**settings), host, port)
+    return RunningEmulator(_emulator_class(platform_key)(**settings), host, port)

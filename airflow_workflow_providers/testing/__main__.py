@@ -1,6 +1,7 @@
 """Run emulators in the foreground: ``python -m airflow_workflow_providers.testing dify --port 8601``.
 
-``all --port 8601`` starts dify, scade, arcee and flowy on 8601-8604 (their default ports). Each emulator prints one ready
+``all --port 8601`` starts every platform's emulator (arcee_orchestra, dify, flowy, scade: sorted by key) on
+8601 and the ports after it. Each emulator prints one ready
 line; SIGINT or SIGTERM stops them all. ``--set key=value`` (repeatable, JSON values) changes settings.
 """
 
@@ -12,7 +13,7 @@ import signal
 import threading
 from typing import Any
 
-from airflow_workflow_providers.testing import PLATFORMS, RunningEmulator, start_emulator
+from airflow_workflow_providers.testing import RunningEmulator, emulator_platforms, start_emulator
 
 DEFAULT_PORT = 8601
 
@@ -28,14 +29,28 @@ def _setting(text: str) -> tuple[str, Any]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m airflow_workflow_providers.testing", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("platform", choices=[*PLATFORMS, "all"])
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_workflow_providers.testing",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("platform", choices=[*emulator_platforms(), "all"], help="a platform key, or all")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=None,
-                        help="port (the first of four for 'all'); default 8601 dify, 8602 scade, 8603 arcee, 8604 flowy")
-    parser.add_argument("--set", dest="settings", type=_setting, action="append", default=[],
-                        metavar="KEY=VALUE", help="an emulator setting, e.g. run_seconds_multiplier=0.1")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port (the first of several for 'all'); default: 8601 + the platform's place in the sorted keys",
+    )
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an emulator setting, e.g. run_seconds_multiplier=0.1",
+    )
     return parser
 
 
@@ -43,14 +58,17 @@ def ready_line(emulator: RunningEmulator) -> str:
     """``<platform> emulator ready: base_url=... api_key=... apps: echo=<id>, slow=<id> control=...``
     (a Dify app id is its API key)."""
     apps = ", ".join(f"{name}={app_id}" for name, app_id in emulator.app_ids.items())
-    return (f"{emulator.platform} emulator ready: base_url={emulator.base_url} api_key={emulator.api_key} "
-            f"apps: {apps} control={emulator.root_url}/_emulator/state")
+    return (
+        f"{emulator.platform_key} emulator ready: base_url={emulator.base_url} api_key={emulator.api_key} "
+        f"apps: {apps} control={emulator.root_url}/_emulator/state"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    platforms = list(PLATFORMS) if args.platform == "all" else [args.platform]
-    first_port = DEFAULT_PORT + list(PLATFORMS).index(platforms[0]) if args.port is None else args.port
+    known = emulator_platforms()
+    platforms = known if args.platform == "all" else [args.platform]
+    first_port = DEFAULT_PORT + known.index(platforms[0]) if args.port is None else args.port
     done = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: done.set())

@@ -42,9 +42,13 @@ class EmulatorControl:
         """Change global knobs; returns all settings."""
         return self._call("POST", "settings", knobs)
 
-    def inject(self, kind: str, path: str, method: str = "*", times: int = 1, **extra: Any) -> list[dict[str, Any]]:
+    def inject(
+        self, kind: str, path: str, method: str = "*", times: int = 1, **extra: Any
+    ) -> list[dict[str, Any]]:
         """Add a fault rule (``status``, ``html``, ``drop``, ``slow`` or ``malformed``); returns all rules."""
-        return self._call("POST", "faults", {"kind": kind, "path": path, "method": method, "times": times, **extra})
+        return self._call(
+            "POST", "faults", {"kind": kind, "path": path, "method": method, "times": times, **extra}
+        )
 
     def count(self, name: str) -> int:
         """A counter: ``starts``, ``stops``, ``polls`` or a route such as ``"GET /task/{task_id}"``."""

@@ -17,7 +17,14 @@ from typing import Any
 from aiohttp import web
 
 FAULT_KINDS = ("status", "html", "drop", "slow", "malformed")
-DROP_STREAM = web.RequestKey("emulator_drop_stream", int)
+
+
+def request_key(name: str, kind: type) -> Any:
+    """A typed request-storage key; the plain name on aiohttp < 3.13 (which Airflow 3.0 and 3.1 resolve)."""
+    return web.RequestKey(name, kind) if hasattr(web, "RequestKey") else name
+
+
+DROP_STREAM = request_key("emulator_drop_stream", int)
 """Request key set while a ``drop`` fault lets a streaming handler run: the stream cuts itself short."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -92,11 +99,16 @@ def html_page(status: int) -> web.Response:
     """The HTML error page a reverse proxy answers with (nginx style)."""
     title = f"{status} {http.HTTPStatus(status).phrase}"
     body = f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n"
-    return web.Response(status=status, text=body + "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
-                        content_type="text/html")
+    return web.Response(
+        status=status,
+        text=body + "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
+        content_type="text/html",
+    )
 
 
-async def apply_fault(fault: Fault, request: web.Request, handle: Handler, error: ErrorBody) -> web.StreamResponse:
+async def apply_fault(
+    fault: Fault, request: web.Request, handle: Handler, error: ErrorBody
+) -> web.StreamResponse:
     """Answer ``request`` as ``fault`` dictates; ``handle`` is the normal handling."""
     if fault.kind == "slow":
         await asyncio.sleep(fault.seconds)
@@ -110,7 +122,9 @@ async def apply_fault(fault: Fault, request: web.Request, handle: Handler, error
             response.headers["Retry-After"] = f"{fault.retry_after:g}"
         return response
     if fault.kind == "malformed":
-        body = await _processed_body(request, handle) if fault.after_processing else b'{"status": "running", "id'
+        body = (
+            await _processed_body(request, handle) if fault.after_processing else b'{"status": "running", "id'
+        )
         return web.Response(status=200, body=body[: max(1, len(body) // 2)], content_type="application/json")
     return await _drop(fault, request, handle)
 

@@ -12,9 +12,12 @@ import abc
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import functools
 import json
+import math
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -32,9 +35,21 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 COMMON_SETTINGS: Mapping[str, Any] = {
     "run_seconds_multiplier": 1.0,  # scales every planned run duration
     "queued_seconds": 0.1,  # how long a new run stays queued before it runs
+    "max_concurrent_runs": None,  # active runs allowed per API key (None: no limit); see too_many_runs
 }
 COUNTERS = ("starts", "stops", "polls")
 _CONTROL_PREFIX = "/_emulator/"
+_CALLER: contextvars.ContextVar[str | None] = contextvars.ContextVar("emulator_caller", default=None)
+"""The credential of the API request being handled: runs are counted per key against the limit."""
+
+
+class TooManyRuns(Exception):
+    """A start over the per-key ``max_concurrent_runs`` limit; answered by :meth:`Emulator.too_many_runs`."""
+
+    def __init__(self, limit: int, retry_after: float) -> None:
+        super().__init__(f"{limit} runs active")
+        self.limit = limit
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -50,8 +65,8 @@ class Route:
 class Emulator(abc.ABC):
     """One platform's emulated API. Subclasses declare routes, auth, error bodies and default apps."""
 
-    platform: ClassVar[str]
-    conn_type: ClassVar[str]
+    #: the platform's key (``core.registry``), also the connection type of connections reaching it
+    platform_key: ClassVar[str]
     base_path: ClassVar[str]
     auth_scheme: ClassVar[str] = "Bearer"
     error_field: ClassVar[str] = "detail"
@@ -110,6 +125,13 @@ class Emulator(abc.ABC):
         """A refusal (rate limit...) for an authenticated request, or None to handle it."""
         return None
 
+    def too_many_runs(self, request: web.Request, limit: int, retry_after: float) -> web.Response:
+        """The answer to a start over the per-key concurrency limit: 429 in the platform's error shape with
+        ``Retry-After`` (seconds until the first active run of the key ends)."""
+        response = self.error(429, "too many concurrent runs")
+        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        return response
+
     def normalize_app(self, app: AppDef) -> AppDef:
         """Fill platform-specific defaults into an app definition."""
         return app
@@ -125,13 +147,14 @@ class Emulator(abc.ABC):
         self.requests: list[dict[str, Any]] = []
         self.counts: Counter[str] = Counter({name: 0 for name in COUNTERS})
         self.faults = FaultBook()
+        self._active: dict[str | None, list[Run]] = {}
         self.on_reset()
 
     def checked_settings(self, knobs: Mapping[str, Any]) -> dict[str, Any]:
         known = {**COMMON_SETTINGS, **self.default_settings}
         unknown = sorted(set(knobs) - set(known))
         if unknown:
-            raise ValueError(f"unknown {self.platform} settings {unknown}; known: {sorted(known)}")
+            raise ValueError(f"unknown {self.platform_key} settings {unknown}; known: {sorted(known)}")
         return dict(knobs)
 
     def upsert_app(self, data: Mapping[str, Any]) -> AppDef:
@@ -146,9 +169,15 @@ class Emulator(abc.ABC):
         self.apps[app.id] = app
         return app
 
-    def start_run(self, app: AppDef, inputs: Mapping[str, Any], run_id: str | None = None,
-                  user: str | None = None) -> Run:
-        """Plan and store a new run of ``app``."""
+    def start_run(
+        self, app: AppDef, inputs: Mapping[str, Any], run_id: str | None = None, user: str | None = None
+    ) -> Run:
+        """Plan and store a new run of ``app``; raise :class:`TooManyRuns` over ``max_concurrent_runs``."""
+        caller = _CALLER.get()
+        active = self._active[caller] = [r for r in self._active.get(caller, []) if r.is_active()]
+        limit = self.settings["max_concurrent_runs"]
+        if limit is not None and len(active) >= limit:
+            raise TooManyRuns(limit, min(r.finished_at for r in active) - time.time())
         run = plan_run(
             run_id or str(uuid.uuid4()),
             app,
@@ -158,11 +187,12 @@ class Emulator(abc.ABC):
             user=user,
         )
         self.runs[run.id] = run
+        active.append(run)
         return run
 
     def state(self) -> dict[str, Any]:
         return {
-            "platform": self.platform,
+            "platform_key": self.platform_key,
             "counts": dict(self.counts),
             "requests": self.requests,
             "runs": {run.id: self._summary(run) for run in self.runs.values()},
@@ -200,13 +230,14 @@ class Emulator(abc.ABC):
         return app
 
     def relative(self, path: str) -> str:
-        return path[len(self.base_path):] if path.startswith(self.base_path + "/") else path
+        return path[len(self.base_path) :] if path.startswith(self.base_path + "/") else path
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(_CONTROL_PREFIX):
             return await handler(request)
         is_api = request.path.startswith(self.base_path + "/")
+        _CALLER.set(request.headers.get("Authorization") if is_api else None)
         auth_valid = self.authenticate(request) if is_api else None
         path = self.relative(request.path)
         entry = await _request_entry(request, path, auth_valid)
@@ -222,8 +253,9 @@ class Emulator(abc.ABC):
         entry["status"] = None if fault and fault.kind == "drop" else response.status
         return response
 
-    async def _handle(self, request: web.Request, *, handler: Handler, is_api: bool,
-                      auth_valid: bool | None) -> web.StreamResponse:
+    async def _handle(
+        self, request: web.Request, *, handler: Handler, is_api: bool, auth_valid: bool | None
+    ) -> web.StreamResponse:
         """Normal handling: auth, admission, the route's handler, aiohttp errors in the platform's shape."""
         if is_api and not auth_valid:
             return self.unauthorized()
@@ -232,6 +264,8 @@ class Emulator(abc.ABC):
             return refusal
         try:
             return await handler(request)
+        except TooManyRuns as exc:
+            return self.too_many_runs(request, exc.limit, exc.retry_after)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
@@ -278,8 +312,10 @@ class Emulator(abc.ABC):
 
 
 async def _request_entry(request: web.Request, path: str, auth_valid: bool | None) -> dict[str, Any]:
-    """What ``state()["requests"]`` records of a request (never its credentials)."""
+    """What ``state()["requests"]`` records of a request (never its credentials); ``at`` is when it
+    arrived (epoch seconds)."""
     return {
+        "at": time.time(),
         "method": request.method,
         "path": path,
         "query": dict(request.query),
@@ -311,9 +347,11 @@ async def _control_call(request: web.Request, action: Callable[[Any], Any]) -> w
 class EventStream:
     """A streamed answer. Under a ``drop`` fault it cuts the connection after the fault's ``chunks``."""
 
-    def __init__(self, request: web.Request, content_type: str) -> None:
+    def __init__(
+        self, request: web.Request, content_type: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         self.request = request
-        self.response = web.StreamResponse(headers={"Content-Type": content_type})
+        self.response = web.StreamResponse(headers={"Content-Type": content_type, **(headers or {})})
         self._chunks = 0
 
     async def send(self, chunk: bytes) -> None:
@@ -324,9 +362,11 @@ class EventStream:
 
 
 @contextlib.asynccontextmanager
-async def event_stream(request: web.Request, content_type: str) -> AsyncIterator[EventStream]:
+async def event_stream(
+    request: web.Request, content_type: str, headers: Mapping[str, str] | None = None
+) -> AsyncIterator[EventStream]:
     """Open a streamed answer; a client that goes away ends it quietly (runs never depend on it)."""
-    stream = EventStream(request, content_type)
+    stream = EventStream(request, content_type, headers)
     await stream.response.prepare(request)
     with contextlib.suppress(ConnectionError):
         yield stream
@@ -338,12 +378,11 @@ class RunningEmulator:
 
     def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
         self.emulator = emulator
-        self.platform = emulator.platform
-        self.conn_type = emulator.conn_type
+        self.platform_key = emulator.platform_key
         self._loop = asyncio.new_event_loop()
         started: concurrent.futures.Future[int] = concurrent.futures.Future()
         self._thread = threading.Thread(
-            target=self._serve, args=(host, port, started), name=f"{self.platform}-emulator", daemon=True
+            target=self._serve, args=(host, port, started), name=f"{self.platform_key}-emulator", daemon=True
         )
         self._thread.start()
         self.port = started.result(timeout=30)
@@ -376,8 +415,8 @@ class RunningEmulator:
 
     def connection(self, conn_id: str | None = None) -> tuple[str, str]:
         """``(env var name, JSON value)`` of an Airflow connection pointing at this emulator."""
-        conn_id = conn_id or f"{self.conn_type}_default"
-        value = {"conn_type": self.conn_type, "host": self.base_url, "password": self.api_key}
+        conn_id = conn_id or f"{self.platform_key}_default"
+        value = {"conn_type": self.platform_key, "host": self.base_url, "password": self.api_key}
         return f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(value)
 
     def stop(self) -> None:
@@ -392,4 +431,4 @@ class RunningEmulator:
         self.stop()
 
     def __repr__(self) -> str:
-        return f"<RunningEmulator {self.platform} {self.base_url}>"
+        return f"<RunningEmulator {self.platform_key} {self.base_url}>"

@@ -35,8 +35,7 @@ _CREATED = "2026-01-05T09:00:00+00:00"
 
 
 class ArceeEmulator(Emulator):
-    platform = "arcee"
-    conn_type = "arcee_orchestra"
+    platform_key = "arcee_orchestra"
     base_path = "/api/v1/workflow"
     outcomes = frozenset({"completed", FAILED, "cancelled"})
     success_outcome = "completed"
@@ -47,12 +46,24 @@ class ArceeEmulator(Emulator):
     def default_apps(self) -> list[AppDef]:
         query = InputDef("query")
         return [
-            AppDef(ECHO_WORKFLOW, "Echo", "Returns its query.", inputs=(query,),
-                   outputs=(OutputDef("answer", "{query}"),), outcome=self.success_outcome),
-            AppDef(SLOW_WORKFLOW, "Slow", "Waits `delay` seconds.",
-                   inputs=(query, InputDef("delay", "number", required=False, default=5)),
-                   outputs=(OutputDef("answer", "{query}"), OutputDef("slept", "{delay}")),
-                   duration_input="delay", outcome=self.success_outcome, error="Agent node failed: model timeout"),
+            AppDef(
+                ECHO_WORKFLOW,
+                "Echo",
+                "Returns its query.",
+                inputs=(query,),
+                outputs=(OutputDef("answer", "{query}"),),
+                outcome=self.success_outcome,
+            ),
+            AppDef(
+                SLOW_WORKFLOW,
+                "Slow",
+                "Waits `delay` seconds.",
+                inputs=(query, InputDef("delay", "number", required=False, default=5)),
+                outputs=(OutputDef("answer", "{query}"), OutputDef("slept", "{delay}")),
+                duration_input="delay",
+                outcome=self.success_outcome,
+                error="Agent node failed: model timeout",
+            ),
         ]
 
     def normalize_app(self, app: AppDef) -> AppDef:
@@ -88,7 +99,9 @@ class ArceeEmulator(Emulator):
         body = await read_json(request)
         if not isinstance(body, dict):
             return self.error(400, "The body must be a JSON object of input variables")
-        missing = [spec.name for spec in workflow.inputs if spec.required and body.get(spec.name) in (None, "")]
+        missing = [
+            spec.name for spec in workflow.inputs if spec.required and body.get(spec.name) in (None, "")
+        ]
         if missing:
             return self.error(400, f"Missing required input variable: {missing[0]}")
         run = self.start_run(workflow, body)
@@ -103,7 +116,7 @@ class ArceeEmulator(Emulator):
         except ValueError:
             return self.error(400, "limit and offset must be integers")
         runs = [run for run in reversed(self.runs.values()) if run.app.id == workflow_id]
-        return web.json_response([self._run_object(run) for run in runs[offset: offset + limit]])
+        return web.json_response([self._run_object(run) for run in runs[offset : offset + limit]])
 
     async def _run(self, request: web.Request) -> web.Response:
         run = self._find(request)
@@ -141,8 +154,10 @@ class ArceeEmulator(Emulator):
             "elapsed_time": int(run.elapsed()),
             "error": run.error if status == FAILED else None,
             "outputs": _final_output(run) if completed else None,
-            "all_outputs": {"input": run.inputs, **({"agent": run.outputs, "output": _final_output(run)}
-                                                     if completed else {})},
+            "all_outputs": {
+                "input": run.inputs,
+                **({"agent": run.outputs, "output": _final_output(run)} if completed else {}),
+            },
             "inputs": run.inputs,
         }
 

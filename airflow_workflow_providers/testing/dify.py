@@ -16,13 +16,22 @@ Dify has one API key per app. Default apps (key -> app):
   ``body``, ``status_code``; lasts ``delay`` seconds, and ``delay`` -1 fails with
   "Server disconnected without sending a response.".
 
+The console's run list of an app, ``/app/<app uuid>/logs`` (where the provider's "Remote run" link
+points), is served as a small HTML page.
+
 Outcomes: ``succeeded``, ``failed``, ``partial-succeeded``, ``paused``. App options: ``workflow_id``
 (derived from the key), ``work_node`` (``{"node_id", "node_type", "title"}`` of a middle node).
+
+Chat apps and chatflows are ``testing/dify_chat.py``, Human Input pauses (of workflows and chatflows)
+``testing/dify_human_input.py``, and the knowledge-base (dataset) API, with its own key and settings,
+``testing/dify_knowledge.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import html
 import json
 import mimetypes
 import time
@@ -33,10 +42,29 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-from airflow_workflow_providers.testing import _signing
-from airflow_workflow_providers.testing._faults import html_page
+from airflow_workflow_providers.testing import _signing, dify_chat, dify_knowledge
+from airflow_workflow_providers.testing._faults import html_page, request_key
 from airflow_workflow_providers.testing._runs import FAILED, AppDef, InputDef, OutputDef, Phase, Run
 from airflow_workflow_providers.testing._server import Emulator, EventStream, Route, event_stream, read_json
+from airflow_workflow_providers.testing.dify_chat import (
+    ChatRoutes,
+    ChatStore,
+    answer_messages,
+    app_mode,
+    chat_event,
+    chat_fields,
+    wrong_mode,
+)
+from airflow_workflow_providers.testing.dify_human_input import (
+    PAUSED,
+    HumanForm,
+    awaiting_form,
+    filled_event,
+    form_of,
+    node_outputs,
+    plan_human_input,
+    resumed_by,
+)
 
 ECHO_KEY = "app-echo"
 SLOW_KEY = "app-slow"
@@ -45,20 +73,30 @@ _TENANT_ID = str(uuid.uuid5(_NS, "tenant"))
 _SSE = "text/event-stream; charset=utf-8"
 _PING = b"event: ping\n\n"
 _STOPPED_ERROR = "Stopped by user."
-_PAUSED = "paused"
 _MB = 1024 * 1024
 _UPLOAD_LIMITS_MB = {"image": 10, "video": 100, "audio": 50}
 _FILE_LIMIT_MB = 15
 _PREVIEW_SECONDS = 300
-_DEFAULT_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                  405: "method_not_allowed", 413: "file_too_large", 415: "unsupported_file_type",
-                  429: "too_many_requests", 500: "internal_server_error"}
-_LOG_STATUSES = frozenset({"succeeded", "failed", "stopped", "partial-succeeded", "running", _PAUSED})
-_APP = web.RequestKey("dify_app", AppDef)
+_DEFAULT_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "file_too_large",
+    415: "unsupported_file_type",
+    429: "too_many_requests",
+    500: "internal_server_error",
+}
+_LOG_STATUSES = frozenset({"succeeded", "failed", "stopped", "partial-succeeded", "running", PAUSED})
+_APP = request_key("dify_app", AppDef)
 """The app whose key authenticated the request."""
 _QUERY = InputDef("query", "text-input", max_length=256)
-_FILE_CONTROL = {"allowed_file_types": ["document", "image"], "allowed_file_extensions": [],
-                 "allowed_file_upload_methods": ["local_file", "remote_url"]}
+_FILE_CONTROL = {
+    "allowed_file_types": ["document", "image"],
+    "allowed_file_extensions": [],
+    "allowed_file_upload_methods": ["local_file", "remote_url"],
+}
 _PARAMETERS = {
     "opening_statement": "",
     "suggested_questions": [],
@@ -70,8 +108,13 @@ _PARAMETERS = {
     "more_like_this": {"enabled": False},
     "sensitive_word_avoidance": {"enabled": False},
     "file_upload": {"enabled": True, "number_limits": 3, **_FILE_CONTROL},
-    "system_parameters": {"image_file_size_limit": 10, "video_file_size_limit": 100, "audio_file_size_limit": 50,
-                          "file_size_limit": _FILE_LIMIT_MB, "workflow_file_upload_limit": 10},
+    "system_parameters": {
+        "image_file_size_limit": 10,
+        "video_file_size_limit": 100,
+        "audio_file_size_limit": 50,
+        "file_size_limit": _FILE_LIMIT_MB,
+        "workflow_file_upload_limit": 10,
+    },
 }
 
 
@@ -90,17 +133,18 @@ class _Upload:
 
 
 class DifyEmulator(Emulator):
-    platform = "dify"
-    conn_type = "dify"
+    platform_key = "dify"
     base_path = "/v1"
-    outcomes = frozenset({"succeeded", FAILED, "partial-succeeded", _PAUSED})
-    default_app_ids: ClassVar[Mapping[str, str]] = {"echo": ECHO_KEY, "slow": SLOW_KEY}
+    outcomes = frozenset({"succeeded", FAILED, "partial-succeeded", PAUSED})
+    default_app_ids: ClassVar[Mapping[str, str]] = {"echo": ECHO_KEY, "slow": SLOW_KEY, **dify_chat.APP_KEYS}
     default_settings: ClassVar[Mapping[str, Any]] = {
+        **dify_chat.SETTINGS,
         "ping_interval": 10.0,
         "stream_close_delay": 1.0,
         "stream_hang_seconds": 300.0,
         "blocking_timeout": 100.0,
         "persist_stop": False,
+        **dify_knowledge.SETTINGS,
     }
 
     api_key = ECHO_KEY
@@ -111,12 +155,16 @@ class DifyEmulator(Emulator):
     def default_apps(self) -> list[AppDef]:
         return [
             AppDef(
-                ECHO_KEY, "airflow-echo", "Airflow provider test app",
+                ECHO_KEY,
+                "airflow-echo",
+                "Airflow provider test app",
                 inputs=(_QUERY, InputDef("attachment", "file", required=False)),
                 outputs=(OutputDef("result", "{query}"), OutputDef("attachment", "{attachment}")),
             ),
             AppDef(
-                SLOW_KEY, "airflow-slow", "Airflow provider test app (slow HTTP node)",
+                SLOW_KEY,
+                "airflow-slow",
+                "Airflow provider test app (slow HTTP node)",
                 inputs=(_QUERY, InputDef("delay", "number", required=False, default=8)),
                 outputs=(
                     OutputDef("result", "{query}"),
@@ -127,16 +175,31 @@ class DifyEmulator(Emulator):
                 error="Server disconnected without sending a response.",
                 options={"work_node": {"node_id": "http", "node_type": "http-request", "title": "Slow HTTP"}},
             ),
+            *dify_chat.default_apps(),
         ]
 
     def normalize_app(self, app: AppDef) -> AppDef:
-        options = {"workflow_id": str(uuid.uuid5(_NS, "workflow:" + app.id)),
-                   "app_uuid": str(uuid.uuid5(_NS, "app:" + app.id)),
-                   "version": "2026-11-22 15:23:54.151976", **app.options}
+        options = {
+            "workflow_id": str(uuid.uuid5(_NS, "workflow:" + app.id)),
+            "app_uuid": str(uuid.uuid5(_NS, "app:" + app.id)),
+            "version": "2026-11-22 15:23:54.151976",
+            **app.options,
+        }
         return AppDef.from_json({"options": options}, app)
 
     def on_reset(self) -> None:
         self.uploads: dict[str, _Upload] = {}
+        self.knowledge.reset()
+        self.chats = ChatStore()
+
+    @functools.cached_property
+    def knowledge(self) -> dify_knowledge.Knowledge:
+        """The dataset API (``testing/dify_knowledge.py``), served beside the apps' API."""
+        return dify_knowledge.Knowledge(self)
+
+    def app_of(self, request: web.Request) -> AppDef:
+        """The app whose key authenticated the request."""
+        return request[_APP]
 
     def api_routes(self) -> list[Route]:
         return [
@@ -149,12 +212,32 @@ class DifyEmulator(Emulator):
             Route("GET", "/workflows/logs", self._logs),
             Route("GET", "/workflow/{workflow_run_id}/events", self._events),
             Route("POST", "/files/upload", self._upload),
+            *self.knowledge.api_routes(),
+            *self._chat_routes(),
+        ]
+
+    def _chat_routes(self) -> list[Route]:
+        chat = ChatRoutes(self)
+        return [
+            Route("POST", "/chat-messages", chat.chat_messages, "starts"),
+            Route("POST", "/chat-messages/{task_id}/stop", chat.stop_message, "stops"),
+            Route("POST", "/completion-messages", chat.completion_messages, "starts"),
+            Route("POST", "/completion-messages/{task_id}/stop", chat.stop_message, "stops"),
+            Route("GET", "/messages", chat.messages),
+            Route("GET", "/form/human_input/{form_token}", chat.form),
+            Route("POST", "/form/human_input/{form_token}", chat.form),
         ]
 
     def root_routes(self) -> list[Route]:
-        return [Route("GET", "/files/{file_id}/file-preview", self._file_preview)]
+        return [
+            Route("GET", "/files/{file_id}/file-preview", self._file_preview),
+            Route("GET", "/app/{app_uuid}/logs", self._console_logs),
+            *self.knowledge.root_routes(),
+        ]
 
     def authenticate(self, request: web.Request) -> bool:
+        if self.knowledge.owns(request):
+            return self.knowledge.authenticate(request)
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
         app = self.apps.get(key) if scheme == "Bearer" else None
         if app is not None:
@@ -173,6 +256,16 @@ class DifyEmulator(Emulator):
     def response_headers(self) -> Mapping[str, str]:
         return {"Access-Control-Allow-Origin": "*", "X-Version": "1.14.1", "X-Env": "PRODUCTION"}
 
+    def too_many_runs(self, request: web.Request, limit: int, retry_after: float) -> web.Response:
+        # Recorded (1.14.1, the app's max_active_requests): 400 invalid_param, no Retry-After. The real limiter
+        # counts requests (blocking runs hold a slot, streams only while being set up); this one counts runs.
+        return self.error(
+            400,
+            "Too many requests. Please try again later. The current maximum concurrent "
+            f"requests allowed for {request[_APP].options['app_uuid']} is {limit}.",
+            "invalid_param",
+        )
+
     def run_state(self, run: Run) -> str:
         return self._view(run, persisted=False)["status"]
 
@@ -183,12 +276,22 @@ class DifyEmulator(Emulator):
 
     async def _info(self, request: web.Request) -> web.Response:
         app: AppDef = request[_APP]
-        return web.json_response({"name": app.name, "description": app.description, "tags": [],
-                                  "mode": "workflow", "author_name": "admin"})
+        return web.json_response(
+            {
+                "name": app.name,
+                "description": app.description,
+                "tags": [],
+                "mode": app_mode(app),
+                "author_name": "admin",
+            }
+        )
 
     # -- runs -----------------------------------------------------------------------------------
     async def _run_workflow(self, request: web.Request) -> web.StreamResponse:
         app: AppDef = request[_APP]
+        wrong = wrong_mode(self, app, frozenset({"workflow"}), "not_workflow_app")
+        if wrong:
+            return wrong
         refusal = _check_workflow_id(request.match_info.get("workflow_id"), app)
         if refusal:
             return self.error(*refusal)
@@ -200,7 +303,9 @@ class DifyEmulator(Emulator):
             return self.error(400, "Arg user must be provided.", "invalid_param")
         mode = body.get("response_mode") or "blocking"
         if mode not in ("blocking", "streaming"):
-            return self.error(400, f"response_mode must be 'blocking' or 'streaming', not {mode!r}", "invalid_param")
+            return self.error(
+                400, f"response_mode must be 'blocking' or 'streaming', not {mode!r}", "invalid_param"
+            )
         try:
             inputs = _validated(app, body.get("inputs") or {})
         except InvalidInput as exc:
@@ -210,6 +315,7 @@ class DifyEmulator(Emulator):
         run = self.start_run(app, inputs, user=user)
         run.extra["task_id"] = str(uuid.uuid4())
         run.outputs = {name: self._file_output(request, value) for name, value in run.outputs.items()}
+        plan_human_input(run, self.settings["form_timeout_seconds"])
         if mode == "streaming":
             return await self._stream(request, run, opening=True)
         return await self._block(run)
@@ -219,8 +325,13 @@ class DifyEmulator(Emulator):
         await run.sleep_until(min(run.ends_at, deadline))
         if run.is_active():
             return html_page(504)  # the proxy gives up; the run goes on
-        return web.json_response({"task_id": run.extra["task_id"], "workflow_run_id": run.id,
-                                  "data": self._finished_data(run, streaming=False)})
+        return web.json_response(
+            {
+                "task_id": run.extra["task_id"],
+                "workflow_run_id": run.id,
+                "data": self._finished_data(run, streaming=False),
+            }
+        )
 
     async def _hang(self, request: web.Request) -> web.StreamResponse:
         """Streaming with invalid inputs: the worker dies, the client only ever sees one ping."""
@@ -251,7 +362,9 @@ class DifyEmulator(Emulator):
         for chunk in self._closing_events(run):
             await stream.send(chunk)
 
-    async def _wait(self, stream: EventStream, run: Run, until: float, next_ping: float) -> tuple[bool, float]:
+    async def _wait(
+        self, stream: EventStream, run: Run, until: float, next_ping: float
+    ) -> tuple[bool, float]:
         """Wait until ``until`` (or a stop), pinging on schedule; returns (stopped, next ping time)."""
         while True:
             if await run.sleep_until(min(until, next_ping)):
@@ -264,25 +377,77 @@ class DifyEmulator(Emulator):
     async def _run_detail(self, request: web.Request) -> web.Response:
         run_id = request.match_info["workflow_run_id"]
         if not _is_uuid(run_id):
-            return web.json_response({"message": "Internal Server Error", "code": "unknown", "status": 500},
-                                     status=500)
+            return web.json_response(
+                {"message": "Internal Server Error", "code": "unknown", "status": 500}, status=500
+            )
         run = self._own_run(request, run_id)
         if run is None:
             return self.error(404, "Workflow run not found.")
         view = self._view(run, persisted=True)
-        return web.json_response({
-            "id": run.id, "workflow_id": run.app.options["workflow_id"], "status": view["status"],
-            "inputs": json.dumps(self._sys_inputs(run, with_timestamp=True)), "outputs": view["outputs"],
-            "error": view["error"], "total_steps": view["total_steps"], "total_tokens": 0,
-            "created_at": int(run.created_at), "finished_at": view["finished_at"],
-            "elapsed_time": view["elapsed_time"],
-        })
+        return web.json_response(
+            {
+                "id": run.id,
+                "workflow_id": run.app.options["workflow_id"],
+                "status": view["status"],
+                "inputs": json.dumps(self._sys_inputs(run, with_timestamp=True)),
+                "outputs": view["outputs"],
+                "error": view["error"],
+                "total_steps": view["total_steps"],
+                "total_tokens": 0,
+                "created_at": int(run.created_at),
+                "finished_at": view["finished_at"],
+                "elapsed_time": view["elapsed_time"],
+            }
+        )
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
+        """``GET /workflow/{run_id}/events``: a finished run's end as one line; else a ping, the persisted
+        state (``include_state_snapshot``), then what the run publishes from now on. A snapshot of a
+        paused run ends after ``workflow_paused`` unless ``continue_on_pause``."""
+        user = request.query.get("user")
+        if not user:
+            return self.error(400, "Arg user must be provided.", "invalid_param")
         run = self._own_run(request, request.match_info["workflow_run_id"])
-        if run is None or run.user != request.query.get("user"):
-            return self.error(404, "Workflow run not found.")
-        return await self._stream(request, run, opening=False)
+        if run is None or run.user != user:
+            return self.error(404, "Workflow run not found")
+        snapshot, follow_pause = (
+            request.query.get(flag, "").lower() == "true"
+            for flag in ("include_state_snapshot", "continue_on_pause")
+        )
+        async with event_stream(
+            request, _SSE, {"Cache-Control": "no-cache", "Connection": "keep-alive"}
+        ) as stream:
+            if not run.is_active() and not awaiting_form(run):
+                await stream.send(self._final_event(run, spaced=True))
+                return stream.response
+            await stream.send(_PING)
+            for chunk in self._snapshot(run) if snapshot else ():
+                await stream.send(chunk)
+            if not (snapshot and awaiting_form(run) and not follow_pause):
+                await self._publish(stream, run, follow_pause)
+            await asyncio.sleep(self.settings["stream_close_delay"])
+        return stream.response
+
+    async def _publish(self, stream: EventStream, run: Run, follow_pause: bool) -> None:
+        """Relay the run's events as they happen: to its end, its pause, or the idle timeout."""
+        next_ping = time.time() + self.settings["ping_interval"]
+        idle_until = time.time() + self.settings["events_idle_timeout"]
+        while True:
+            if run.is_active():
+                stopped, next_ping = await self._wait(stream, run, run.ends_at, next_ping)
+                for chunk in [] if stopped and run.is_active() else self._closing_events(run):
+                    await stream.send(chunk)
+                if not awaiting_form(run) or not follow_pause:
+                    return
+            elif awaiting_form(run):
+                await asyncio.sleep(min(0.05, max(0.0, next_ping - time.time())))
+                if time.time() >= idle_until:
+                    return
+                if time.time() >= next_ping:
+                    await stream.send(_PING)
+                    next_ping += self.settings["ping_interval"]
+            else:
+                return
 
     async def _stop(self, request: web.Request) -> web.Response:
         body = await _json_object(request) or {}
@@ -305,14 +470,22 @@ class DifyEmulator(Emulator):
             return self.error(400, f"status must be one of {sorted(_LOG_STATUSES)}", "invalid_param")
         user = query.get("created_by_end_user_session_id")
         runs = [
-            run for run in reversed(self.runs.values())
+            run
+            for run in reversed(self.runs.values())
             if run.app.id == request[_APP].id
             and (user is None or run.user == user)
             and (status is None or self._view(run, persisted=True)["status"] == status)
         ]
-        items = [self._log_item(run) for run in runs[(page - 1) * limit: page * limit]]
-        return web.json_response({"page": page, "limit": limit, "total": len(runs),
-                                  "has_more": page * limit < len(runs), "data": items})
+        items = [self._log_item(run) for run in runs[(page - 1) * limit : page * limit]]
+        return web.json_response(
+            {
+                "page": page,
+                "limit": limit,
+                "total": len(runs),
+                "has_more": page * limit < len(runs),
+                "data": items,
+            }
+        )
 
     # -- files ----------------------------------------------------------------------------------
     async def _upload(self, request: web.Request) -> web.Response:
@@ -320,7 +493,9 @@ class DifyEmulator(Emulator):
         if request.content_type.startswith("multipart/"):
             reader = await request.multipart()
             while (part := await reader.next()) is not None:
-                fields[part.name or ""] = (part, await part.read()) if part.filename is not None else await part.text()
+                fields[part.name or ""] = (
+                    (part, await part.read()) if part.filename is not None else await part.text()
+                )
         if "file" not in fields or not isinstance(fields["file"], tuple):
             return self.error(400, "Please upload your file.", "no_file_uploaded")
         part, content = fields["file"]
@@ -332,23 +507,66 @@ class DifyEmulator(Emulator):
         if len(content) > _UPLOAD_LIMITS_MB.get(mime_type.split("/")[0], _FILE_LIMIT_MB) * _MB:
             return self.error(413, "", "file_too_large")
         user = fields.get("user") or "DEFAULT-USER"
-        upload = _Upload(str(uuid.uuid4()), part.filename, mime_type, bytes(content),
-                         _end_user_id(request[_APP], user), int(time.time()))
+        upload = _Upload(
+            str(uuid.uuid4()),
+            part.filename,
+            mime_type,
+            bytes(content),
+            _end_user_id(request[_APP], user),
+            int(time.time()),
+        )
         self.uploads[upload.id] = upload
-        return web.json_response({
-            "id": upload.id, "name": upload.name, "size": len(upload.content),
-            "extension": _extension(upload.name), "mime_type": upload.mime_type, "created_by": upload.created_by,
-            "created_at": upload.created_at, "preview_url": None, "source_url": _preview_url(request, upload.id),
-            "original_url": None, "user_id": None, "tenant_id": _TENANT_ID, "conversation_id": None,
-            "file_key": None,
-        }, status=201)
+        return web.json_response(
+            {
+                "id": upload.id,
+                "name": upload.name,
+                "size": len(upload.content),
+                "extension": _extension(upload.name),
+                "mime_type": upload.mime_type,
+                "created_by": upload.created_by,
+                "created_at": upload.created_at,
+                "preview_url": None,
+                "source_url": _preview_url(request, upload.id),
+                "original_url": None,
+                "user_id": None,
+                "tenant_id": _TENANT_ID,
+                "conversation_id": None,
+                "file_key": None,
+            },
+            status=201,
+        )
+
+    async def _console_logs(self, request: web.Request) -> web.Response:
+        """The console's run list of one app (what the provider's "Remote run" link opens): a small page."""
+        app = next(
+            (a for a in self.apps.values() if a.options["app_uuid"] == request.match_info["app_uuid"]), None
+        )
+        if app is None:
+            return web.Response(status=404, text="No such app", content_type="text/plain")
+        rows = "".join(
+            f"<tr><td>{html.escape(run.id)}</td><td>{html.escape(view['status'])}</td>"
+            f"<td>{view['elapsed_time']:.1f} s</td><td>{html.escape(run.user or '')}</td></tr>"
+            for run in reversed(self.runs.values())
+            if run.app.id == app.id
+            for view in [self._view(run, persisted=True)]
+        )
+        page = (
+            f"<!doctype html><title>{html.escape(app.name)} - Logs (Dify emulator)</title>"
+            f"<h1>{html.escape(app.name)}: run logs</h1><table><tr><th>run</th><th>status</th>"
+            f"<th>elapsed</th><th>end user</th></tr>{rows}</table>"
+        )
+        return web.Response(text=page, content_type="text/html")
 
     async def _file_preview(self, request: web.Request) -> web.Response:
         upload = self.uploads.get(request.match_info["file_id"])
         query = request.query
         timestamp = query.get("timestamp", "")
-        if (upload is None or not timestamp.isdigit() or time.time() - int(timestamp) > _PREVIEW_SECONDS
-                or not _signing.verify(query.get("sign", ""), upload.id, timestamp, query.get("nonce", ""))):
+        if (
+            upload is None
+            or not timestamp.isdigit()
+            or time.time() - int(timestamp) > _PREVIEW_SECONDS
+            or not _signing.verify(query.get("sign", ""), upload.id, timestamp, query.get("nonce", ""))
+        ):
             return self.error(403, "Invalid request.", "forbidden")
         return web.Response(body=upload.content, content_type=upload.mime_type)
 
@@ -359,9 +577,14 @@ class DifyEmulator(Emulator):
         upload = self.uploads.get(value.get("upload_file_id", ""))
         name = upload.name if upload else str(value.get("url", "")).rsplit("/", 1)[-1]
         return {
-            "dify_model_identity": "__dify__file__", "id": None, "type": value.get("type", "document"),
-            "transfer_method": value["transfer_method"], "remote_url": value.get("url", ""),
-            "related_id": upload.id if upload else None, "filename": name, "extension": "." + _extension(name),
+            "dify_model_identity": "__dify__file__",
+            "id": None,
+            "type": value.get("type", "document"),
+            "transfer_method": value["transfer_method"],
+            "remote_url": value.get("url", ""),
+            "related_id": upload.id if upload else None,
+            "filename": name,
+            "extension": "." + _extension(name),
             "mime_type": upload.mime_type if upload else mimetypes.guess_type(name)[0],
             "size": len(upload.content) if upload else -1,
             "url": _preview_url(request, upload.id) if upload else value.get("url"),
@@ -378,8 +601,15 @@ class DifyEmulator(Emulator):
         steps = len(_nodes(run.app))
         if phase is Phase.STOPPED and (not persisted or self.settings["persist_stop"]):
             return _fields("stopped", {}, _STOPPED_ERROR, run.elapsed(), steps - 1, int(run.finished_at))
-        if phase is Phase.FINISHED and run.outcome == _PAUSED:
-            return _fields(_PAUSED, {}, None, run.elapsed(), steps - 1, None)
+        if phase is Phase.FINISHED and run.outcome == PAUSED:
+            elapsed = 0.0 if persisted else run.elapsed()
+            return _fields(
+                PAUSED, {}, None, elapsed, _paused_at(run) + 1 if form_of(run) else steps - 1, None
+            )
+        if phase is Phase.FINISHED and (resumed := resumed_by(run)) is not None:
+            # a resumed run's elapsed time counts its execution only
+            elapsed = run.ends_at - resumed.submitted["at"]  # type: ignore[index]
+            return _fields(run.outcome, run.outputs, None, elapsed, steps + 1, int(run.finished_at))
         if phase is Phase.FINISHED:
             outputs = {} if run.outcome == FAILED else run.outputs
             return _fields(run.outcome, outputs, run.error, run.elapsed(), steps, int(run.finished_at))
@@ -387,11 +617,21 @@ class DifyEmulator(Emulator):
 
     def _finished_data(self, run: Run, streaming: bool) -> dict[str, Any]:
         view = self._view(run, persisted=False)
-        data = {"id": run.id, "workflow_id": run.app.options["workflow_id"], **view, "total_tokens": 0,
-                "created_at": int(run.created_at)}
+        data = {
+            "id": run.id,
+            "workflow_id": run.app.options["workflow_id"],
+            **view,
+            "total_tokens": 0,
+            "created_at": int(run.created_at),
+        }
         if streaming:
-            data |= {"created_by": {"id": _end_user_id(run.app, run.user), "user": run.user},
-                     "exceptions_count": int(view["status"] in (FAILED, "partial-succeeded")), "files": []}
+            data |= {
+                "created_by": {"id": _end_user_id(run.app, run.user), "user": run.user},
+                "exceptions_count": int(view["status"] in (FAILED, "partial-succeeded")),
+                "files": [],
+            }
+        elif (form := form_of(run)) is not None and view["status"] == PAUSED:
+            data |= {"paused_nodes": [form.node["node_id"]], "reasons": [form.paused_reason()]}
         return data
 
     def _log_item(self, run: Run) -> dict[str, Any]:
@@ -399,9 +639,15 @@ class DifyEmulator(Emulator):
         return {
             "id": str(uuid.uuid5(_NS, "log:" + run.id)),
             "workflow_run": {
-                "id": run.id, "version": run.app.options["version"], "status": view["status"],
-                "triggered_from": "app-run", "error": view["error"], "elapsed_time": view["elapsed_time"],
-                "total_tokens": 0, "total_steps": view["total_steps"], "created_at": int(run.created_at),
+                "id": run.id,
+                "version": run.app.options["version"],
+                "status": view["status"],
+                "triggered_from": "app-run",
+                "error": view["error"],
+                "elapsed_time": view["elapsed_time"],
+                "total_tokens": 0,
+                "total_steps": view["total_steps"],
+                "created_at": int(run.created_at),
                 "finished_at": view["finished_at"],
                 "exceptions_count": int(view["status"] in (FAILED, "partial-succeeded")),
             },
@@ -409,8 +655,12 @@ class DifyEmulator(Emulator):
             "created_from": "service-api",
             "created_by_role": "end_user",
             "created_by_account": None,
-            "created_by_end_user": {"id": _end_user_id(run.app, run.user), "type": "service-api",
-                                    "is_anonymous": False, "session_id": run.user},
+            "created_by_end_user": {
+                "id": _end_user_id(run.app, run.user),
+                "type": "service-api",
+                "is_anonymous": False,
+                "session_id": run.user,
+            },
             "created_at": int(run.created_at),
         }
 
@@ -418,88 +668,266 @@ class DifyEmulator(Emulator):
         system = {"sys.files": [], "sys.user_id": run.user, "sys.app_id": run.app.options["app_uuid"]}
         if with_timestamp:
             system["sys.timestamp"] = int(run.created_at)
-        return {**run.inputs, **system, "sys.workflow_id": run.app.options["workflow_id"],
-                "sys.workflow_run_id": run.id}
+        return {
+            **run.inputs,
+            **system,
+            "sys.workflow_id": run.app.options["workflow_id"],
+            "sys.workflow_run_id": run.id,
+        }
+
+    def _started_data(self, run: Run, with_timestamp: bool = False) -> dict[str, Any]:
+        inputs = self._sys_inputs(run, with_timestamp=with_timestamp)
+        if chat := run.extra.get("chat"):
+            inputs = {
+                **run.inputs,
+                "sys.query": chat["query"],
+                **{k: v for k, v in inputs.items() if k.startswith("sys.")},
+                "sys.dialogue_count": 1,
+            }
+        return {
+            "id": run.id,
+            "workflow_id": run.app.options["workflow_id"],
+            "inputs": inputs,
+            "created_at": int(run.created_at),
+            "reason": "initial",
+        }
 
     def _opening_events(self, run: Run) -> Iterator[bytes]:
         nodes = _nodes(run.app)
-        yield _event(run, "workflow_started", {
-            "id": run.id, "workflow_id": run.app.options["workflow_id"],
-            "inputs": self._sys_inputs(run, with_timestamp=False), "created_at": int(run.created_at),
-            "reason": "initial"})
+        yield _event(run, "workflow_started", self._started_data(run))
         yield _event(run, "node_started", _node_data(run, nodes[0], 1))
-        for name, value in run.inputs.items():
+        if run.extra.get("chat") and not form_of(run):
+            yield from answer_messages(run)  # the Answer template's values are known once Start ran
+        for name, value in {} if run.extra.get("chat") or form_of(run) else run.inputs.items():
             if isinstance(value, str):
                 yield _event(run, "text_chunk", {"text": value, "from_variable_selector": ["start", name]})
         yield _event(run, "node_finished", _node_result(run, nodes[0], 1, "succeeded", None, run.inputs))
-        for node in nodes[1:-1]:
+        for node in nodes[1:-1][:1]:
             yield _event(run, "node_started", _node_data(run, node, 2))
 
     def _closing_events(self, run: Run) -> Iterator[bytes]:
-        nodes = _nodes(run.app)
-        finished = run.phase() is Phase.FINISHED
-        if finished and run.outcome == FAILED:
+        nodes, form = _nodes(run.app), form_of(run)
+        if run.phase() is not Phase.FINISHED:
+            pass  # stopped: the final event says so
+        elif run.outcome == FAILED:
             failing = nodes[1]  # the work node, or the end node when there is none
             if failing is nodes[-1]:
                 yield _event(run, "node_started", _node_data(run, failing, 2))
             yield _event(run, "node_finished", _node_result(run, failing, 2, FAILED, run.error, {}))
-        elif finished and run.outcome != _PAUSED:
-            for name, value in run.outputs.items():
+        elif resumed_by(run) is not None:
+            yield from self._resumption_events(run)
+            return
+        elif run.outcome == PAUSED:
+            yield from [_event(run, "human_input_required", form.reason())] if form else []
+        else:
+            for name, value in {} if run.extra.get("chat") else run.outputs.items():
                 if isinstance(value, str):
                     yield _event(run, "text_chunk", {"text": value, "from_variable_selector": ["end", name]})
-            for index, node in enumerate(nodes[1:], start=2):
-                if node is nodes[-1]:
-                    yield _event(run, "node_started", _node_data(run, node, index))
-                yield _event(run, "node_finished", _node_result(run, node, index, "succeeded", None, run.outputs))
+            yield from self._end_events(run, nodes[1:], 2)
         yield self._final_event(run)
 
-    def _final_event(self, run: Run) -> bytes:
+    def _end_events(
+        self, run: Run, nodes: list[dict[str, str]], index: int, task_id: str | None = None
+    ) -> Iterator[bytes]:
+        """The last nodes of a run that succeeded, the first at ``index`` (only the End or Answer node is
+        started here), then a chatflow's ``message_end``."""
+        for number, node in enumerate(nodes, start=index):
+            if node is nodes[-1]:
+                yield _event(run, "node_started", _node_data(run, node, number), task_id=task_id)
+            result = _node_result(run, node, number, "succeeded", None, run.outputs)
+            yield _event(run, "node_finished", result, task_id=task_id)
+        if run.extra.get("chat"):
+            yield chat_event(run, "message_end", {"metadata": dify_chat.metadata(), "files": []}, task_id)
+
+    def _resumption_events(self, run: Run) -> Iterator[bytes]:
+        """What a run resumed by a form publishes: a second ``workflow_started`` (reason ``resumption``,
+        the resume time as ``created_at``) and a new task id, the answered node, then the run's end or
+        its pause at the next Human Input node."""
+        form = resumed_by(run)
+        assert form is not None and form.submitted is not None
+        task_id, resumed = form.submitted["task_id"], int(form.submitted["at"])
+        node, now = _node_of(run, form), form_of(run)
+        yield _event(
+            run,
+            "workflow_started",
+            {**self._started_data(run), "created_at": resumed, "reason": "resumption"},
+            task_id=task_id,
+        )
+        yield _event(run, "node_started", _node_data(run, node, 1), task_id=task_id)
+        yield _event(run, "human_input_form_filled", filled_event(form), task_id=task_id)
+        if run.extra.get("chat") and run.outcome != PAUSED:
+            yield from answer_messages(run, task_id)  # the answer's last value is known now
+        result = _node_result(run, node, 1, "succeeded", None, node_outputs(form))
+        yield _event(run, "node_finished", result, task_id=task_id)
+        if run.outcome == PAUSED and now is not None:
+            yield _event(run, "node_started", _node_data(run, _node_of(run, now), 2), task_id=task_id)
+            yield _event(run, "human_input_required", now.reason(), task_id=task_id)
+            yield self._final_event(run, task_id=task_id)
+            return
+        yield from self._end_events(run, [_nodes(run.app)[-1]], 1, task_id)
+        yield _event(
+            run,
+            "workflow_finished",
+            {**self._finished_data(run, streaming=True), "created_at": resumed},
+            task_id=task_id,
+        )
+
+    def _snapshot(self, run: Run) -> Iterator[bytes]:
+        """The persisted state the events endpoint replays: ``inputs``/``outputs``/``process_data`` null,
+        a running ``index``, the human input node finished ``paused`` and its form content unrendered."""
+        replay = {"task_id": run.id}
+        nodes, form = _nodes(run.app), form_of(run)
+        yield _event(run, "workflow_started", self._started_data(run, with_timestamp=True), **replay)
+        done = nodes[:1] if run.is_active() or form is None else nodes[: _paused_at(run) + 1]
+        for index, node in enumerate(done, start=1):
+            status = "paused" if index > 1 and node is done[-1] else "succeeded"
+            started = _node_data(run, node, index)
+            del started["inputs_truncated"], started["agent_strategy"]
+            yield _event(run, "node_started", started, **replay)
+            result = _node_result(run, node, index, status, None, {})
+            del result["inputs_truncated"], result["process_data_truncated"], result["outputs_truncated"]
+            yield _event(
+                run,
+                "node_finished",
+                {**result, "inputs": None, "process_data": None, "outputs": None},
+                **replay,
+            )
+        if awaiting_form(run) and form is not None:
+            yield _event(run, "human_input_required", form.reason(rendered=False), **replay)
+            yield self._final_event(run, persisted=True, **replay)
+
+    def _final_event(
+        self, run: Run, persisted: bool = False, task_id: str | None = None, spaced: bool = False
+    ) -> bytes:
         data = self._finished_data(run, streaming=True)
-        if data["status"] != _PAUSED:
-            return _event(run, "workflow_finished", data)
-        return _event(run, "workflow_paused", {
-            "workflow_run_id": run.id, "paused_nodes": [_nodes(run.app)[1]["node_id"]], "outputs": {},
-            "reasons": [{"type": "human_input_required"}], "status": _PAUSED, "created_at": data["created_at"],
-            "elapsed_time": data["elapsed_time"], "total_tokens": 0, "total_steps": data["total_steps"]})
+        if data["status"] != PAUSED:
+            return _event(run, "workflow_finished", data, task_id=task_id, spaced=spaced)
+        form = form_of(run)
+        reasons = [form.paused_reason(rendered=not persisted)] if form else [{"type": "human_input_required"}]
+        return _event(
+            run,
+            "workflow_paused",
+            {
+                "workflow_run_id": run.id,
+                "paused_nodes": [form.node["node_id"] if form else _nodes(run.app)[1]["node_id"]],
+                "outputs": {},
+                "reasons": reasons,
+                "status": PAUSED,
+                "created_at": data["created_at"],
+                "elapsed_time": 0.0 if persisted else data["elapsed_time"],
+                "total_tokens": 0,
+                "total_steps": data["total_steps"],
+            },
+            task_id=task_id,
+        )
 
 
-def _fields(status: str, outputs: dict[str, Any], error: str | None, elapsed: float, steps: int,
-            finished_at: int | None) -> dict[str, Any]:
-    return {"status": status, "outputs": outputs, "error": error, "elapsed_time": round(elapsed, 6),
-            "total_steps": steps, "finished_at": finished_at}
+def _fields(
+    status: str,
+    outputs: dict[str, Any],
+    error: str | None,
+    elapsed: float,
+    steps: int,
+    finished_at: int | None,
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "outputs": outputs,
+        "error": error,
+        "elapsed_time": round(elapsed, 6),
+        "total_steps": steps,
+        "finished_at": finished_at,
+    }
 
 
 def _nodes(app: AppDef) -> list[dict[str, str]]:
+    """The nodes a run goes through: Start, a workflow's work node, the Human Input nodes, then End (a
+    chatflow's work node is its Answer node, which comes last)."""
     work = [app.options["work_node"]] if app.options.get("work_node") else []
-    return [{"node_id": "start", "node_type": "start", "title": "Start"}, *work,
-            {"node_id": "end", "node_type": "end", "title": "End"}]
+    human = [
+        {k: node[k] for k in ("node_id", "node_type", "title")}
+        for node in app.options.get("human_input") or []
+    ]
+    start = {"node_id": "start", "node_type": "start", "title": "Start"}
+    if app_mode(app) == "advanced-chat":
+        return [start, *human, *work]
+    return [start, *work, *human, {"node_id": "end", "node_type": "end", "title": "End"}]
+
+
+def _node_of(run: Run, form: HumanForm) -> dict[str, str]:
+    return next(node for node in _nodes(run.app) if node["node_id"] == form.node["node_id"])
+
+
+def _paused_at(run: Run) -> int:
+    """The position among the run's nodes of the Human Input node of its latest pause."""
+    form = form_of(run)
+    assert form is not None
+    return _nodes(run.app).index(_node_of(run, form))
 
 
 def _node_data(run: Run, node: Mapping[str, str], index: int) -> dict[str, Any]:
-    return {"id": str(uuid.uuid5(_NS, f"{run.id}:{node['node_id']}")), **node, "index": index,
-            "predecessor_node_id": None, "inputs": None, "inputs_truncated": False,
-            "created_at": int(run.started_at), "extras": {}, "iteration_id": None, "loop_id": None,
-            "agent_strategy": None}
+    return {
+        "id": str(uuid.uuid5(_NS, f"{run.id}:{node['node_id']}")),
+        **node,
+        "index": index,
+        "predecessor_node_id": None,
+        "inputs": None,
+        "inputs_truncated": False,
+        "created_at": int(run.started_at),
+        "extras": {},
+        "iteration_id": None,
+        "loop_id": None,
+        "agent_strategy": None,
+    }
 
 
-def _node_result(run: Run, node: Mapping[str, str], index: int, status: str, error: str | None,
-                 values: Mapping[str, Any]) -> dict[str, Any]:
+def _node_result(
+    run: Run, node: Mapping[str, str], index: int, status: str, error: str | None, values: Mapping[str, Any]
+) -> dict[str, Any]:
     data = _node_data(run, node, index)
     del data["extras"], data["agent_strategy"]
-    return {**data, "inputs": dict(values), "process_data": {}, "process_data_truncated": False,
-            "outputs": dict(values), "outputs_truncated": False, "status": status, "error": error,
-            "elapsed_time": round(run.elapsed(), 6), "execution_metadata": None,
-            "finished_at": int(run.finished_at), "files": []}
+    return {
+        **data,
+        "inputs": dict(values),
+        "process_data": {},
+        "process_data_truncated": False,
+        "outputs": dict(values),
+        "outputs_truncated": False,
+        "status": status,
+        "error": error,
+        "elapsed_time": round(run.elapsed(), 6),
+        "execution_metadata": None,
+        "finished_at": int(run.finished_at),
+        "files": [],
+    }
 
 
-def _event(run: Run, name: str, data: Mapping[str, Any]) -> bytes:
-    payload = {"event": name, "workflow_run_id": run.id, "task_id": run.extra["task_id"], "data": data}
-    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+def _event(
+    run: Run, name: str, data: Mapping[str, Any], task_id: str | None = None, spaced: bool = False
+) -> bytes:
+    """One data frame; ``spaced``: the JSON with spaces that the events endpoint sends for a finished run."""
+    payload = {
+        "event": name,
+        **chat_fields(run),
+        "workflow_run_id": run.id,
+        "task_id": task_id or run.extra["task_id"],
+        "data": data,
+    }
+    if spaced:
+        payload = {"event": name, "task_id": run.id, "workflow_run_id": run.id, "data": data}
+    return (
+        b"data: " + json.dumps(payload, separators=(", ", ": ") if spaced else (",", ":")).encode() + b"\n\n"
+    )
 
 
 def _form_control(spec: InputDef) -> dict[str, Any]:
-    control: dict[str, Any] = {"variable": spec.name, "label": spec.label or spec.name, "type": spec.type,
-                               "required": spec.required, "options": list(spec.options)}
+    control: dict[str, Any] = {
+        "variable": spec.name,
+        "label": spec.label or spec.name,
+        "type": spec.type,
+        "required": spec.required,
+        "options": list(spec.options),
+    }
     if spec.max_length is not None:
         control["max_length"] = spec.max_length
     if spec.default is not None:

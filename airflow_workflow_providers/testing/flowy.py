@@ -10,9 +10,9 @@ Auth is ``Authorization: Bearer <key>`` with one workspace key, ``flw_sk_emulato
   ``clip`` (video); lasts ``seconds``, a negative number fails.
 
 Run statuses: ``queued``, ``running``, ``completed``, ``failed`` (outcomes: the last two). Media outputs
-are served by the emulator at ``/media/<asset>?expires=<epoch>&sig=<hmac>`` with deterministic bytes
-(``media_bytes`` long); an expired or forged URL answers 403. Settings: ``rate_limit_per_minute`` (60),
-``max_concurrent_runs`` (3), ``url_expiry_seconds`` (3600), ``credits_exhausted`` (False -> 402),
+are served by the emulator at ``/media/<asset>?expires=<epoch>&sig=<hmac>``, ``media_bytes`` long and
+deterministic: an image is a real PNG that opens in any viewer (padded with a chunk viewers skip); an expired or forged URL answers 403. Settings: ``rate_limit_per_minute`` (60: requests per
+window, despite its name), ``rate_limit_window_seconds`` (60), ``max_concurrent_runs`` (3), ``url_expiry_seconds`` (3600), ``credits_exhausted`` (False -> 402),
 ``media_bytes`` (512 KiB).
 """
 
@@ -22,7 +22,9 @@ import hashlib
 import math
 import re
 import secrets
+import struct
 import time
+import zlib
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -47,8 +49,7 @@ _TYPES = {extension: (content_type, magic) for extension, content_type, magic in
 
 
 class FlowyEmulator(Emulator):
-    platform = "flowy"
-    conn_type = "flowy"
+    platform_key = "flowy"
     base_path = "/genstudio-svc-v2/api/v1"
     outcomes = frozenset({"completed", FAILED})
     success_outcome = "completed"
@@ -57,6 +58,7 @@ class FlowyEmulator(Emulator):
     default_app_ids: ClassVar[Mapping[str, str]] = {"echo": ECHO_APP, "slow": SLOW_APP}
     default_settings: ClassVar[Mapping[str, Any]] = {
         "rate_limit_per_minute": 60,
+        "rate_limit_window_seconds": _WINDOW,
         "max_concurrent_runs": 3,
         "url_expiry_seconds": 3600,
         "credits_exhausted": False,
@@ -65,16 +67,29 @@ class FlowyEmulator(Emulator):
     api_key = FLOWY_KEY
 
     def default_apps(self) -> list[AppDef]:
-        prompt, caption = InputDef("prompt", label="Prompt"), OutputDef("caption", "{prompt}", label="Caption")
+        prompt, caption = (
+            InputDef("prompt", label="Prompt"),
+            OutputDef("caption", "{prompt}", label="Caption"),
+        )
         return [
-            AppDef(ECHO_APP, "Echo Studio", "Captions and renders a prompt.",
-                   inputs=(prompt, InputDef("reference", "image_url", required=False, label="Reference image")),
-                   outputs=(caption, OutputDef("image", type="image", label="Image")),
-                   outcome=self.success_outcome),
-            AppDef(SLOW_APP, "Slow Clip", "Renders a clip in `seconds` seconds.",
-                   inputs=(prompt, InputDef("seconds", required=False, default="5", label="Seconds")),
-                   outputs=(caption, OutputDef("clip", type="video", label="Clip")),
-                   duration_input="seconds", outcome=self.success_outcome, error="render failed: GPU worker lost"),
+            AppDef(
+                ECHO_APP,
+                "Echo Studio",
+                "Captions and renders a prompt.",
+                inputs=(prompt, InputDef("reference", "image_url", required=False, label="Reference image")),
+                outputs=(caption, OutputDef("image", type="image", label="Image")),
+                outcome=self.success_outcome,
+            ),
+            AppDef(
+                SLOW_APP,
+                "Slow Clip",
+                "Renders a clip in `seconds` seconds.",
+                inputs=(prompt, InputDef("seconds", required=False, default="5", label="Seconds")),
+                outputs=(caption, OutputDef("clip", type="video", label="Clip")),
+                duration_input="seconds",
+                outcome=self.success_outcome,
+                error="render failed: GPU worker lost",
+            ),
         ]
 
     def normalize_app(self, app: AppDef) -> AppDef:
@@ -104,10 +119,11 @@ class FlowyEmulator(Emulator):
     def _window(self) -> tuple[int, int]:
         """(requests left, reset epoch) of the current one-minute window."""
         now = time.time()
-        if now >= self._window_start + _WINDOW:
-            self._window_start, self._window_used = now - now % _WINDOW, 0
+        window = self.settings["rate_limit_window_seconds"]
+        if now >= self._window_start + window:
+            self._window_start, self._window_used = now - now % window, 0
         limit = self.settings["rate_limit_per_minute"]
-        return max(0, limit - self._window_used), int(self._window_start + _WINDOW)
+        return max(0, limit - self._window_used), int(self._window_start + window)
 
     def admit(self, request: web.Request) -> web.Response | None:
         remaining, reset = self._window()
@@ -118,8 +134,11 @@ class FlowyEmulator(Emulator):
 
     def response_headers(self) -> Mapping[str, str]:
         remaining, reset = self._window()
-        return {"X-RateLimit-Limit": str(self.settings["rate_limit_per_minute"]),
-                "X-RateLimit-Remaining": str(remaining), "X-RateLimit-Reset": str(reset)}
+        return {
+            "X-RateLimit-Limit": str(self.settings["rate_limit_per_minute"]),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": str(reset),
+        }
 
     # -- handlers -------------------------------------------------------------------------------
     async def _apps(self, request: web.Request) -> web.Response:
@@ -129,10 +148,14 @@ class FlowyEmulator(Emulator):
         app = self.apps.get(request.match_info["app_id"])
         if app is None:
             return self.error(404, "app not found")
-        inputs = [{"nodeId": i.name, "label": i.label or i.name, "kind": i.type, "required": i.required}
-                  for i in app.inputs]
+        inputs = [
+            {"nodeId": i.name, "label": i.label or i.name, "kind": i.type, "required": i.required}
+            for i in app.inputs
+        ]
         outputs = [{"nodeId": o.name, "label": o.label or o.name, "outputType": o.type} for o in app.outputs]
-        return web.json_response({"data": {**self._summary_of(request, app), "inputs": inputs, "outputs": outputs}})
+        return web.json_response(
+            {"data": {**self._summary_of(request, app), "inputs": inputs, "outputs": outputs}}
+        )
 
     async def _start(self, request: web.Request) -> web.Response:
         app = self.apps.get(request.match_info["app_id"])
@@ -141,7 +164,7 @@ class FlowyEmulator(Emulator):
         body = await read_json(request)
         inputs = body.get("inputs") if isinstance(body, dict) else None
         if not isinstance(inputs, dict):
-            return self.error(400, "body must be {\"inputs\": {<nodeId>: <value>}}")
+            return self.error(400, 'body must be {"inputs": {<nodeId>: <value>}}')
         known = {spec.name for spec in app.inputs}
         wrong = [node for node in inputs if node not in known]
         wrong += [spec.name for spec in app.inputs if spec.required and inputs.get(spec.name) in (None, "")]
@@ -149,9 +172,6 @@ class FlowyEmulator(Emulator):
             return self.error(400, f"missing required input: {wrong[0]}")
         if self.settings["credits_exhausted"]:
             return self.error(402, "insufficient credits")
-        active = [run.ends_at for run in self.runs.values() if run.is_active()]
-        if len(active) >= self.settings["max_concurrent_runs"]:
-            return _too_many(self.error(429, "too many concurrent runs"), min(active) - time.time())
         run = self.start_run(app, inputs, run_id=secrets.token_hex(12))
         return web.json_response({"data": {"runId": run.id, "status": "queued"}}, status=202)
 
@@ -162,33 +182,54 @@ class FlowyEmulator(Emulator):
         status = self.run_state(run)
         updated = {"queued": run.created_at, "running": run.started_at}.get(status, run.finished_at)
         outputs = [self._output(request, run, o) for o in run.app.outputs] if status == "completed" else []
-        return web.json_response({"data": {
-            "runId": run.id, "appId": run.app.id, "appTitle": run.app.name, "status": status, "outputs": outputs,
-            "error": run.error if status == FAILED else None,
-            "createdAt": utc_iso(run.created_at, "milliseconds", "Z"), "updatedAt": utc_iso(updated, "milliseconds", "Z"),
-        }})
+        return web.json_response(
+            {
+                "data": {
+                    "runId": run.id,
+                    "appId": run.app.id,
+                    "appTitle": run.app.name,
+                    "status": status,
+                    "outputs": outputs,
+                    "error": run.error if status == FAILED else None,
+                    "createdAt": utc_iso(run.created_at, "milliseconds", "Z"),
+                    "updatedAt": utc_iso(updated, "milliseconds", "Z"),
+                }
+            }
+        )
 
     async def _media(self, request: web.Request) -> web.StreamResponse:
         asset, expires = request.match_info["asset"], request.query.get("expires", "")
         kind = _TYPES.get(asset.rsplit(".", 1)[-1])
-        if kind is None or not expires.isdigit() or not _signing.verify(request.query.get("sig", ""), asset, expires):
+        if (
+            kind is None
+            or not expires.isdigit()
+            or not _signing.verify(request.query.get("sig", ""), asset, expires)
+        ):
             return self.error(403, "invalid signature")
         if time.time() >= int(expires):
             return self.error(403, "signed URL expired")
         content_type, magic = kind
-        content = magic + hashlib.shake_256(asset.encode()).digest(self.settings["media_bytes"] - len(magic))
+        if content_type == "image/png":
+            content = png(asset.encode(), self.settings["media_bytes"])
+        else:
+            content = magic + hashlib.shake_256(asset.encode()).digest(
+                self.settings["media_bytes"] - len(magic)
+            )
         response = web.StreamResponse(headers={"Content-Type": content_type})
         response.content_length = len(content)
         await response.prepare(request)
         for offset in range(0, len(content), _CHUNK):
-            await response.write(content[offset: offset + _CHUNK])
+            await response.write(content[offset : offset + _CHUNK])
         await response.write_eof()
         return response
 
     def _summary_of(self, request: web.Request, app: AppDef) -> dict[str, Any]:
         return {
-            "id": app.id, "slug": re.sub(r"[^a-z0-9]+", "-", app.name.lower()).strip("-"), "title": app.name,
-            "description": app.description, "published": True,
+            "id": app.id,
+            "slug": re.sub(r"[^a-z0-9]+", "-", app.name.lower()).strip("-"),
+            "title": app.name,
+            "description": app.description,
+            "published": True,
             "runCount": sum(run.app.id == app.id for run in self.runs.values()),
             "thumbnailUrl": self._signed_url(request, f"{app.id}-thumbnail.png"),
         }
@@ -197,7 +238,12 @@ class FlowyEmulator(Emulator):
         if output.type not in _MEDIA:
             return {"nodeId": output.name, "kind": output.type, "url": None, "text": run.outputs[output.name]}
         asset = f"{run.id}-{output.name}.{_MEDIA[output.type][0]}"
-        return {"nodeId": output.name, "kind": output.type, "url": self._signed_url(request, asset), "text": None}
+        return {
+            "nodeId": output.name,
+            "kind": output.type,
+            "url": self._signed_url(request, asset),
+            "text": None,
+        }
 
     def _signed_url(self, request: web.Request, asset: str) -> str:
         expires = int(time.time() + self.settings["url_expiry_seconds"])
@@ -207,3 +253,26 @@ class FlowyEmulator(Emulator):
 def _too_many(response: web.Response, retry_after: float) -> web.Response:
     response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     return response
+
+
+def png(seed: bytes, size: int, side: int = 96) -> bytes:
+    """A real ``side`` x ``side`` PNG (a gradient in colours drawn from ``seed``) that any viewer opens,
+    padded with a private ancillary chunk (which viewers skip) to ``size`` bytes when it is smaller."""
+    red, green, blue = hashlib.sha256(seed).digest()[:3]
+    rows = b"".join(
+        b"\x00"
+        + b"".join(
+            bytes(((red + x * 2) % 256, (green + y * 2) % 256, (blue + x + y) % 256)) for x in range(side)
+        )
+        for y in range(side)
+    )
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)  # 8-bit RGB
+    chunks = [_chunk(b"IHDR", header), _chunk(b"IDAT", zlib.compress(rows, 9))]
+    padding = size - (8 + sum(map(len, chunks)) + 12 + 12)  # signature, chunks, IEND, the padding chunk
+    if padding >= 0:
+        chunks.append(_chunk(b"paDd", hashlib.shake_256(seed).digest(padding)))
+    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks) + _chunk(b"IEND", b"")
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))

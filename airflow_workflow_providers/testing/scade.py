@@ -35,8 +35,7 @@ _FIRST_TASK_ID = 22311
 
 
 class ScadeEmulator(Emulator):
-    platform = "scade"
-    conn_type = "scade"
+    platform_key = "scade"
     base_path = "/api/v1"
     auth_scheme = "Basic"
     outcomes = frozenset({"succeeded", FAILED, "cancelled"})
@@ -47,17 +46,33 @@ class ScadeEmulator(Emulator):
     def default_apps(self) -> list[AppDef]:
         text = InputDef("text")
         return [
-            AppDef(ECHO_FLOW, "Echo flow", inputs=(text,), outputs=(OutputDef("result", "{text}"),),
-                   options={"start_node_id": "SYnn-start", "end_node_id": "y5iI-end"}),
-            AppDef(SLOW_FLOW, "Slow flow", inputs=(text, InputDef("delay", "number", required=False, default=5)),
-                   outputs=(OutputDef("result", "{text}"), OutputDef("slept", "{delay}")),
-                   duration_input="delay", error="Node Zp9w-end failed: upstream timeout",
-                   options={"start_node_id": "Qk3a-start", "end_node_id": "Zp9w-end"}),
+            AppDef(
+                ECHO_FLOW,
+                "Echo flow",
+                inputs=(text,),
+                outputs=(OutputDef("result", "{text}"),),
+                options={"start_node_id": "SYnn-start", "end_node_id": "y5iI-end"},
+            ),
+            AppDef(
+                SLOW_FLOW,
+                "Slow flow",
+                inputs=(text, InputDef("delay", "number", required=False, default=5)),
+                outputs=(OutputDef("result", "{text}"), OutputDef("slept", "{delay}")),
+                duration_input="delay",
+                error="Node Zp9w-end failed: upstream timeout",
+                options={"start_node_id": "Qk3a-start", "end_node_id": "Zp9w-end"},
+            ),
         ]
 
     def normalize_app(self, app: AppDef) -> AppDef:
-        options = {"start_node_id": f"{app.id}-start", "end_node_id": f"{app.id}-end", "result_shape": "flat",
-                   "terminal_status": None, "cost": 0.25, **app.options}
+        options = {
+            "start_node_id": f"{app.id}-start",
+            "end_node_id": f"{app.id}-end",
+            "result_shape": "flat",
+            "terminal_status": None,
+            "cost": 0.25,
+            **app.options,
+        }
         if options["result_shape"] not in _SHAPES:
             raise ValueError(f"result_shape must be one of {sorted(_SHAPES)}")
         return AppDef.from_json({"options": options}, app)
@@ -123,7 +138,11 @@ def _flow_inputs(flow: AppDef, body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValueError("Malformed request body: expected a JSON object.")
     start, end = flow.options["start_node_id"], flow.options["end_node_id"]
-    for field, allowed in (("start_node_id", {start}), ("end_node_id", {end}), ("result_node_id", {start, end})):
+    for field, allowed in (
+        ("start_node_id", {start}),
+        ("end_node_id", {end}),
+        ("result_node_id", {start, end}),
+    ):
         node = body.get(field, end if field == "result_node_id" else None)
         if node not in allowed:
             raise ValueError(f"Node {node!r} given as {field} does not belong to flow {flow.id}.")
@@ -131,7 +150,7 @@ def _flow_inputs(flow: AppDef, body: Any) -> dict[str, Any]:
     node = settings.get(start, {}) if isinstance(settings, dict) else None
     data = node.get("data", {}) if isinstance(node, dict) else None
     if not isinstance(data, dict):
-        raise ValueError("Malformed request body: node_settings must be {node id: {\"data\": {...}}}.")
+        raise ValueError('Malformed request body: node_settings must be {node id: {"data": {...}}}.')
     return data
 
 
