@@ -12,6 +12,8 @@ import requests
 from harness.processes import wait_until
 
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
+#: times a request answered 500 "Database error" is sent again
+DB_ERROR_RETRIES = 3
 
 
 class AirflowAPI:
@@ -25,7 +27,9 @@ class AirflowAPI:
         self._token_at = 0.0
 
     def _login(self) -> None:
-        response = self._session.post(f"{self.base_url}/auth/token", json=self._credentials, timeout=self.timeout)
+        response = self._session.post(
+            f"{self.base_url}/auth/token", json=self._credentials, timeout=self.timeout
+        )
         response.raise_for_status()
         self._session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
         self._token_at = time.monotonic()
@@ -33,13 +37,26 @@ class AirflowAPI:
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         if time.monotonic() - self._token_at > 600:
             self._login()
-        response = self._session.request(method, f"{self.base_url}/api/v2/{path.lstrip('/')}", timeout=self.timeout, **kwargs)
-        if response.status_code == 401:
-            self._login()
-            response = self._session.request(method, f"{self.base_url}/api/v2/{path.lstrip('/')}", timeout=self.timeout, **kwargs)
+        for retry in range(DB_ERROR_RETRIES + 1):
+            response = self._send(method, path, **kwargs)
+            if response.status_code == 401:
+                self._login()
+                response = self._send(method, path, **kwargs)
+            # Airflow's answer to a statement that failed, its transaction rolled back: on SQLite under
+            # load, "database is locked" -- nothing was written, so the same request goes again
+            if not (response.status_code == 500 and "Database error" in response.text):
+                break
+            time.sleep(1.0 + retry)
         if response.status_code >= 400:
-            raise requests.HTTPError(f"{method} {path} -> {response.status_code}: {response.text[:500]}", response=response)
+            raise requests.HTTPError(
+                f"{method} {path} -> {response.status_code}: {response.text[:500]}", response=response
+            )
         return response.json() if response.content else None
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self._session.request(
+            method, f"{self.base_url}/api/v2/{path.lstrip('/')}", timeout=self.timeout, **kwargs
+        )
 
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params=params or None)
@@ -63,19 +80,25 @@ class AirflowAPI:
         return self.get(f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}")
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        return self.get(f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances", limit=1000)["task_instances"]
+        return self.get(f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances", limit=1000)[
+            "task_instances"
+        ]
 
-    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
+    def xcom(
+        self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int = -1
+    ) -> Any:
         entry = self.get(
             f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/xcomEntries/{key}",
-            map_index=map_index, deserialize="true",
+            map_index=map_index,
+            deserialize="true",
         )
         return entry["value"]
 
     def xcom_keys(self, dag_id: str, run_id: str, task_id: str = "~") -> list[dict[str, Any]]:
         """XCom entries (no values) of one task, or of every task with ``~``."""
-        return self.get(f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/xcomEntries",
-                        limit=1000)["xcom_entries"]
+        return self.get(
+            f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/xcomEntries", limit=1000
+        )["xcom_entries"]
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> str:
         """The task's log for one try as text, worker and triggerer parts together."""
@@ -89,10 +112,15 @@ class AirflowAPI:
             body = self.request("GET", path, params=params, headers={"Accept": "application/json"})
             for item in body.get("content") or []:
                 if isinstance(item, dict):
-                    lines.append(" ".join(str(item.get(k, "")) for k in ("timestamp", "level", "event") if item.get(k)))
+                    lines.append(
+                        " ".join(str(item.get(k, "")) for k in ("timestamp", "level", "event") if item.get(k))
+                    )
                     # a task's exception: its type and message (the frames are left out)
-                    lines.extend(f"  {error.get('exc_type')}: {error.get('exc_value')}"
-                                 for error in item.get("error_detail") or [] if isinstance(error, dict))
+                    lines.extend(
+                        f"  {error.get('exc_type')}: {error.get('exc_value')}"
+                        for error in item.get("error_detail") or []
+                        if isinstance(error, dict)
+                    )
                 else:
                     lines.append(str(item))
             token = body.get("continuation_token")
@@ -100,17 +128,38 @@ class AirflowAPI:
                 break
         return "\n".join(lines)
 
+    def create_connection(self, conn_id: str, value: dict[str, Any], description: str = "") -> None:
+        """Store a connection in the metadata DB (``value`` as in ``AIRFLOW_CONN_*`` JSON), replacing one of that id."""
+        body = {
+            "connection_id": conn_id,
+            "description": description,
+            **{k: value.get(k) for k in ("conn_type", "host", "login", "password", "schema", "port")},
+        }
+        try:
+            self.request("POST", "connections", json=body)
+        except requests.HTTPError as exc:
+            if exc.response is None or exc.response.status_code != 409:
+                raise
+            self.request("PATCH", f"connections/{quote(conn_id, safe='')}", json=body)
+
     def pool(self, name: str) -> dict[str, Any]:
         return self.get(f"pools/{name}")
 
     def set_pool(self, name: str, slots: int, include_deferred: bool = False) -> None:
-        body = {"name": name, "slots": slots, "description": "e2e harness", "include_deferred": include_deferred}
+        body = {
+            "name": name,
+            "slots": slots,
+            "description": "e2e harness",
+            "include_deferred": include_deferred,
+        }
         try:
             self.request("POST", "pools", json=body)
         except requests.HTTPError as exc:
             if exc.response is None or exc.response.status_code != 409:
                 raise
-            self.request("PATCH", f"pools/{name}", json={"slots": slots, "include_deferred": include_deferred})
+            self.request(
+                "PATCH", f"pools/{name}", json={"slots": slots, "include_deferred": include_deferred}
+            )
 
     # -- waiting -----------------------------------------------------------------------------------
     def describe_run(self, dag_id: str, run_id: str) -> str:
@@ -119,7 +168,11 @@ class AirflowAPI:
             tis = self.task_instances(dag_id, run_id)
         except requests.RequestException as exc:
             return f"(task instances unavailable: {exc})"
-        stuck = [f"{task_label(ti)}={ti['state']}" for ti in tis if ti["state"] not in ("success", "skipped", "removed")]
+        stuck = [
+            f"{task_label(ti)}={ti['state']}"
+            for ti in tis
+            if ti["state"] not in ("success", "skipped", "removed")
+        ]
         return f"{dag_id}/{run_id} tasks not done: {', '.join(stuck) or 'none (run not scheduled yet?)'}"
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 120.0) -> dict[str, Any]:
@@ -129,8 +182,12 @@ class AirflowAPI:
             run = self.dag_run(dag_id, run_id)
             return run if run["state"] in TERMINAL_RUN_STATES else None
 
-        return wait_until(finished, timeout, f"dag run {dag_id}/{run_id} finishing",
-                          describe=lambda: self.describe_run(dag_id, run_id))
+        return wait_until(
+            finished,
+            timeout,
+            f"dag run {dag_id}/{run_id} finishing",
+            describe=lambda: self.describe_run(dag_id, run_id),
+        )
 
 
 def task_label(ti: dict[str, Any]) -> str:

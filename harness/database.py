@@ -102,27 +102,56 @@ class PostgresDatabase(Database):
             shutil.chown(data, self.user)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8"}
         done = subprocess.run(
-            self._as_user([f"{bindir}/initdb", "-D", str(data), "-A", "trust", "-U", self.user, "-E", "UTF8"]),
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            self._as_user(
+                [f"{bindir}/initdb", "-D", str(data), "-A", "trust", "-U", self.user, "-E", "UTF8"]
+            ),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         if done.returncode:
             raise RuntimeError(f"initdb failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
         self.process = Process(
             "postgres",
-            self._as_user([f"{bindir}/postgres", "-D", str(data), "-h", "127.0.0.1", "-p", str(self.port),
-                           "-k", str(self.dir), "-c", "max_connections=200", "-c", "fsync=off"]),
-            env, self.dir / "postgres.log",
+            self._as_user(
+                [
+                    f"{bindir}/postgres",
+                    "-D",
+                    str(data),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.port),
+                    "-k",
+                    str(self.dir),
+                    "-c",
+                    "max_connections=200",
+                    "-c",
+                    "fsync=off",
+                ]
+            ),
+            env,
+            self.dir / "postgres.log",
         )
 
         def ready() -> bool:
             if not self.process.alive():
                 raise RuntimeError(f"postgres exited:\n{self.process.tail()}")
-            return subprocess.run([f"{bindir}/pg_isready", "-h", "127.0.0.1", "-p", str(self.port)],
-                                  stdout=subprocess.DEVNULL).returncode == 0
+            return (
+                subprocess.run(
+                    [f"{bindir}/pg_isready", "-h", "127.0.0.1", "-p", str(self.port)],
+                    stdout=subprocess.DEVNULL,
+                ).returncode
+                == 0
+            )
 
         wait_until(ready, 60, "PostgreSQL accepting connections", interval=0.2)
-        subprocess.run(self._as_user([f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(self.port), "airflow"]),
-                       env=env, check=True)
+        subprocess.run(
+            self._as_user([f"{bindir}/createdb", "-h", "127.0.0.1", "-p", str(self.port), "airflow"]),
+            env=env,
+            check=True,
+        )
 
     def stop(self) -> None:
         if self.process is not None:
@@ -132,8 +161,18 @@ class PostgresDatabase(Database):
         import subprocess
 
         done = subprocess.run(
-            [f"{_postgres_bindir()}/pg_dump", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user, "airflow"],
-            capture_output=True, check=True,
+            [
+                f"{_postgres_bindir()}/pg_dump",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "airflow",
+            ],
+            capture_output=True,
+            check=True,
         )
         return done.stdout.decode(errors="replace")
 

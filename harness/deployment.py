@@ -89,7 +89,9 @@ class Deployment:
                 names.append(path.name)
         return names
 
-    def _environment(self, connections: dict[str, str], parallelism: int, config: dict[str, str]) -> dict[str, str]:
+    def _environment(
+        self, connections: dict[str, str], parallelism: int, config: dict[str, str]
+    ) -> dict[str, str]:
         (self.home / "passwords.json").write_text(json.dumps({self.username: self.password}))
         (self.home / "passwords.json").chmod(0o600)
         # nothing Airflow-related leaks in from the caller (e.g. the unit tests' AIRFLOW_HOME)
@@ -118,6 +120,8 @@ class Deployment:
             AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
             AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME="0.5",
+            # Airflow 3.0's REST API returns deserialized XCom values only when this is on (gone in 3.1)
+            AIRFLOW__API__ENABLE_XCOM_DESERIALIZE_SUPPORT="True",
             # A task's supervisor notices its process exited only when its select() times out, after up
             # to min_heartbeat_interval (default 5 s); the executor reports the deferral that late. A
             # trigger that fires sooner loses Airflow 3.3's defer/resume race and the scheduler fails the
@@ -135,8 +139,14 @@ class Deployment:
         with log.open("ab") as out:
             out.write(f"\n$ airflow {' '.join(args)}\n".encode())
             out.flush()
-            done = subprocess.run([sys.executable, "-m", "airflow", *args], env=self.env, stdout=out,
-                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=timeout)
+            done = subprocess.run(
+                [sys.executable, "-m", "airflow", *args],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                timeout=timeout,
+            )
         if done.returncode:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
             raise RuntimeError(f"airflow {' '.join(args)} failed ({done.returncode}):\n{tail}")
@@ -155,15 +165,16 @@ class Deployment:
         return self
 
     # -- components ----------------------------------------------------------------------------------
-    def start_component(self, component: str, name: str | None = None) -> Process:
-        """Start ``airflow <component>`` as process ``name`` (default: the component), logging to ``<name>.log``.
+    def start_component(self, component: str, name: str | None = None, args: Iterable[str] = ()) -> Process:
+        """Start ``airflow <component> <args>`` as process ``name`` (default: the component), logging to ``<name>.log``.
 
         A second triggerer is ``start_component("triggerer", "triggerer-2")``; a restart appends to the log.
+        A Celery worker is ``start_component("celery", "worker-1", ["worker", ...])``.
         """
         name = name or component
         if name in self.processes and self.processes[name].alive():
             raise RuntimeError(f"{name} is already running (pid {self.processes[name].pid})")
-        argv = [sys.executable, "-m", "airflow", component]
+        argv = [sys.executable, "-m", "airflow", component, *args]
         self.processes[name] = process = Process(name, argv, self.env, self.home / f"{name}.log")
         return process
 
@@ -193,8 +204,10 @@ class Deployment:
     def _check_alive(self) -> None:
         for process in self.processes.values():
             if not process.alive():
-                raise RuntimeError(f"airflow {process.name} exited ({process.popen.returncode}); "
-                                   f"log {process.log}:\n{process.tail()}")
+                raise RuntimeError(
+                    f"airflow {process.name} exited ({process.popen.returncode}); "
+                    f"log {process.log}:\n{process.tail()}"
+                )
 
     def health(self) -> dict[str, Any]:
         return requests.get(f"{self.url}/api/v2/monitor/health", timeout=10).json()
@@ -211,8 +224,12 @@ class Deployment:
                 return False
             return all((last.get(key) or {}).get("status") == "healthy" for key in HEALTH_KEYS)
 
-        wait_until(healthy, max(deadline - time.monotonic(), 1), "every Airflow component reporting healthy",
-                   describe=lambda: f"health: {json.dumps(last)}; logs in {self.home}")
+        wait_until(
+            healthy,
+            max(deadline - time.monotonic(), 1),
+            "every Airflow component reporting healthy",
+            describe=lambda: f"health: {json.dumps(last)}; logs in {self.home}",
+        )
         self.wait_parsed(max(deadline - time.monotonic(), 1))
 
     def parse_state(self) -> tuple[set[str], dict[str, str]]:
@@ -232,16 +249,25 @@ class Deployment:
             pending.update(set(self.dag_files) - done - set(errors))
             return not pending
 
-        wait_until(parsed, timeout, "the dag-processor parsing every DAG file", interval=1,
-                   describe=lambda: f"not parsed yet: {sorted(pending)}; dag-processor log {self.home / 'dag-processor.log'}")
+        wait_until(
+            parsed,
+            timeout,
+            "the dag-processor parsing every DAG file",
+            interval=1,
+            describe=lambda: (
+                f"not parsed yet: {sorted(pending)}; dag-processor log {self.home / 'dag-processor.log'}"
+            ),
+        )
 
     # -- teardown ----------------------------------------------------------------------------------
     def stop(self, keep_logs: bool = False) -> None:
         """End every process this deployment started; remove its home unless ``keep_logs``."""
         _stop_all(self.processes, self.db)
         if keep_logs:
-            print(f"\nAirflow deployment logs kept in {self.home} (component logs *.log, task logs logs/)",
-                  file=sys.stderr)
+            print(
+                f"\nAirflow deployment logs kept in {self.home} (component logs *.log, task logs logs/)",
+                file=sys.stderr,
+            )
         else:
             shutil.rmtree(self.home, ignore_errors=True)
 

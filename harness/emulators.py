@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: extra connections onto an emulator's other apps: conn id -> (platform, app short name)
-EXTRA_CONNECTIONS = {"dify_slow": ("dify", "slow")}
+EXTRA_CONNECTIONS = {
+    "dify_slow": ("dify", "slow"),
+    "dify_chatflow": ("dify", "chatflow"),
+    "dify_approval": ("dify", "approval"),
+}
 
 
 def with_fresh_keys(cls: type[Emulator]) -> type[Emulator]:
@@ -37,7 +41,9 @@ def with_fresh_keys(cls: type[Emulator]) -> type[Emulator]:
         default_app_ids = {name: renamed.get(app_id, app_id) for name, app_id in cls.default_app_ids.items()}
 
         def default_apps(self):
-            return [dataclasses.replace(app, id=renamed.get(app.id, app.id)) for app in super().default_apps()]
+            return [
+                dataclasses.replace(app, id=renamed.get(app.id, app.id)) for app in super().default_apps()
+            ]
 
     FreshKeys.__name__ = FreshKeys.__qualname__ = f"{cls.__name__}WithFreshKeys"
     return FreshKeys
@@ -55,11 +61,14 @@ class Emulators:
         self.failed: dict[str, str] = {}
 
     def start(self) -> Emulators:
-        from airflow_workflow_providers.testing import PLATFORMS, RunningEmulator
+        from airflow_workflow_providers.core.registry import package_platforms
+        from airflow_workflow_providers.testing import RunningEmulator
 
-        for platform, where in PLATFORMS.items():
+        for platform, info in package_platforms().items():
+            if not info.emulator:  # served by another platform's emulator (dify_knowledge: Dify's)
+                continue
             try:
-                module, _, name = where.partition(":")
+                module, _, name = (info.emulator or "").partition(":")
                 emulator = with_fresh_keys(getattr(importlib.import_module(module), name))()
                 self.running[platform] = RunningEmulator(emulator, "127.0.0.1", 0)
             except Exception as exc:  # another platform's emulator may be mid-development
@@ -76,12 +85,32 @@ class Emulators:
         for conn_id, (platform, app) in EXTRA_CONNECTIONS.items():
             if platform in self.running:
                 name, value = self.running[platform].connection(conn_id)
-                env[name] = json.dumps({**json.loads(value), "password": self.running[platform].app_keys[app]})
+                env[name] = json.dumps(
+                    {**json.loads(value), "password": self.running[platform].app_keys[app]}
+                )
+        if "dify" in self.running:  # the Dify emulator also serves the knowledge-base (dataset) API
+            from airflow_workflow_providers.testing.dify_knowledge import DATASET_KEY
+
+            knowledge = {
+                "conn_type": "dify_knowledge",
+                "host": self.running["dify"].base_url,
+                "password": DATASET_KEY,
+            }
+            env["AIRFLOW_CONN_DIFY_KNOWLEDGE_DEFAULT"] = json.dumps(knowledge)
         return env
 
     def api_keys(self) -> set[str]:
         """Every API key the emulators accept: what must never be written anywhere."""
-        return {key for emulator in self.running.values() for key in {emulator.api_key, *emulator.app_keys.values()}}
+        keys = {
+            key
+            for emulator in self.running.values()
+            for key in {emulator.api_key, *emulator.app_keys.values()}
+        }
+        if "dify" in self.running:
+            from airflow_workflow_providers.testing.dify_knowledge import DATASET_KEY
+
+            keys.add(DATASET_KEY)
+        return keys
 
     def reset(self) -> None:
         for emulator in self.running.values():

@@ -22,15 +22,22 @@ class Process:
     processes, api-server workers) by the one pid the harness knows, and nothing else.
     """
 
-    def __init__(self, name: str, argv: Sequence[str], env: Mapping[str, str], log: Path, cwd: Path | None = None) -> None:
+    def __init__(
+        self, name: str, argv: Sequence[str], env: Mapping[str, str], log: Path, cwd: Path | None = None
+    ) -> None:
         self.name = name
         self.argv = list(argv)
         self.log = log
         log.parent.mkdir(parents=True, exist_ok=True)
         self._log_file: IO[bytes] = log.open("ab")
         self.popen = subprocess.Popen(
-            self.argv, env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL, stdout=self._log_file,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            self.argv,
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.pid = self.popen.pid
         _LIVE[self.pid] = name
@@ -100,7 +107,7 @@ def descendants(pid: int) -> dict[int, str]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue  # ended meanwhile
-        parent = int(stat[stat.rindex(")") + 2:].split()[1])  # the field after the state, past "(comm)"
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])  # the field after the state, past "(comm)"
         children.setdefault(parent, []).append(int(entry.name))
         titles[int(entry.name)] = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()
     found: dict[int, str] = {}

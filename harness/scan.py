@@ -28,12 +28,16 @@ def find_secrets(home: Path, secrets: Iterable[str], database_dump: str = "") ->
                 continue  # e.g. a socket or a file removed meanwhile
             for secret, needle in needles.items():
                 if needle in content:
-                    hits.append(f"{path.relative_to(home)}: {_masked(secret)} at byte {content.index(needle)}")
+                    hits.append(
+                        f"{path.relative_to(home)}: {_masked(secret)} at byte {content.index(needle)}"
+                    )
     for secret in needles:
         for line in database_dump.splitlines():
             if secret in line:
                 where = line.index(secret)
-                hits.append(f"database dump: {_masked(secret)} in {line[max(0, where - 120):where].strip()!r}")
+                hits.append(
+                    f"database dump: {_masked(secret)} in {line[max(0, where - 120) : where].strip()!r}"
+                )
                 break
     return hits
 

@@ -34,6 +34,8 @@ class Sample:
     at: float
     pool: dict[str, int]
     states: dict[str, int]
+    settled: bool = True
+    """The pool read the same just before and just after the task states (two API calls, not one snapshot)."""
 
 
 @dataclass
@@ -52,11 +54,19 @@ class Measurement:
 
     def all_waiting_moments(self) -> list[Sample]:
         """Samples where every run's task was deferred and the pool had every slot open."""
-        return [s for s in self.samples if s.states.get("deferred", 0) == len(self.run_ids)
-                and s.pool["running_slots"] == 0 and s.pool["open_slots"] == POOL_SLOTS]
+        return [
+            s
+            for s in self.samples
+            if s.settled
+            and s.states.get("deferred", 0) == len(self.run_ids)
+            and s.pool["running_slots"] == 0
+            and s.pool["open_slots"] == POOL_SLOTS
+        ]
 
 
-def measure(api: AirflowAPI, dag_id: str, runs: int = RUNS, timeout: float = 600, interval: float = 0.5) -> Measurement:
+def measure(
+    api: AirflowAPI, dag_id: str, runs: int = RUNS, timeout: float = 600, interval: float = 0.5
+) -> Measurement:
     """Trigger ``runs`` runs of ``dag_id`` at once and sample pool and task states until all end."""
     started = time.monotonic()
     run_ids = [api.trigger(dag_id) for _ in range(runs)]
@@ -64,23 +74,40 @@ def measure(api: AirflowAPI, dag_id: str, runs: int = RUNS, timeout: float = 600
     samples: list[Sample] = []
     deadline = started + timeout
     while True:
-        tis = [ti for ti in api.get(f"dags/{dag_id}/dagRuns/~/taskInstances", limit=1000)["task_instances"]
-               if ti["dag_run_id"] in ours]
-        pool = api.pool(POOL)
+        before = _slots(api)
+        tis = [
+            ti
+            for ti in api.get(f"dags/{dag_id}/dagRuns/~/taskInstances", limit=1000)["task_instances"]
+            if ti["dag_run_id"] in ours
+        ]
+        pool = _slots(api)
         states: dict[str, int] = {}
         for ti in tis:
             states[str(ti["state"])] = states.get(str(ti["state"]), 0) + 1
-        samples.append(Sample(time.monotonic() - started, {k: pool[k] for k in (
-            "running_slots", "queued_slots", "deferred_slots", "occupied_slots", "open_slots")}, states))
-        finished = {ti["dag_run_id"]: ti["state"] for ti in tis if ti["state"] in ("success", "failed", "upstream_failed")}
+        samples.append(Sample(time.monotonic() - started, pool, states, settled=pool == before))
+        finished = {
+            ti["dag_run_id"]: ti["state"]
+            for ti in tis
+            if ti["state"] in ("success", "failed", "upstream_failed")
+        }
         if len(finished) == runs:
             ends = [api.wait_for_run(dag_id, run_id, timeout=60)["end_date"] for run_id in run_ids]
             last_end = max(datetime.fromisoformat(end).timestamp() for end in ends)
             return Measurement(dag_id, run_ids, last_end - _wall(started), finished, samples)
         if time.monotonic() > deadline:
             stuck = [api.describe_run(dag_id, run_id) for run_id in run_ids if run_id not in finished]
-            raise TimeoutError(f"{dag_id}: {len(stuck)} of {runs} runs unfinished after {timeout:.0f} s: {'; '.join(stuck)}")
+            raise TimeoutError(
+                f"{dag_id}: {len(stuck)} of {runs} runs unfinished after {timeout:.0f} s: {'; '.join(stuck)}"
+            )
         time.sleep(interval)
+
+
+def _slots(api: AirflowAPI) -> dict[str, int]:
+    pool = api.pool(POOL)
+    return {
+        k: pool[k]
+        for k in ("running_slots", "queued_slots", "deferred_slots", "occupied_slots", "open_slots")
+    }
 
 
 def _wall(monotonic_at: float) -> float:
@@ -116,28 +143,39 @@ def report(results: dict[str, list[Measurement]], db: str) -> str:
     def row(mode: str) -> str:
         ms = results[mode]
         secs = [m.seconds for m in ms]
-        return (f"| {mode} | {len(ms)} | {statistics.median(secs):.1f} | {min(secs):.1f}–{max(secs):.1f} | "
-                f"{max(m.max_pool('running_slots') for m in ms)} | {max(m.most('deferred') for m in ms)} |")
+        return (
+            f"| {mode} | {len(ms)} | {statistics.median(secs):.1f} | {min(secs):.1f}–{max(secs):.1f} | "
+            f"{max(m.max_pool('running_slots') for m in ms)} | {max(m.most('deferred') for m in ms)} |"
+        )
 
     cpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    return "\n".join([
-        SECTION, "",
-        f"{RUNS} DAG runs of one `DifyRunWorkflowOperator` task each, in a pool of {POOL_SLOTS} slots "
-        f"(`include_deferred=False`), against the Dify emulator's slow app with `delay: {RUN_SECONDS}` "
-        "(each remote run lasts 20 s). Seconds = from the first trigger through the REST API to the last "
-        "DAG run's end. Real deployment: api-server, scheduler with LocalExecutor, dag-processor and "
-        "triggerer as separate processes (`harness`).", "",
-        "| mode | repeats | median s | range s | max running pool slots | max tasks deferred at once |",
-        "|---|---|---|---|---|---|",
-        row("deferrable"), row("blocking"), "",
-        f"Lower bounds: one run's time ({RUN_SECONDS} s) when waiting frees the slot, {RUNS // POOL_SLOTS} rounds "
-        f"x {RUN_SECONDS} s = {RUNS // POOL_SLOTS * RUN_SECONDS} s when each wait holds it; the rest is Airflow's "
-        "own task start-up and scheduling on this machine.", "",
-        f"Machine: {platform.machine()}, {cpu} CPUs, {platform.system()} {platform.release()}; Python "
-        f"{platform.python_version()}; apache-airflow {md.version('apache-airflow')}; metadata DB {db}.", "",
-        "Command: `.venv/bin/python -m harness.slots --repeat 3` (the e2e test `tests/e2e/test_slots.py` "
-        "runs one repeat of each and asserts the structural facts instead of times).", "",
-    ])
+    return "\n".join(
+        [
+            SECTION,
+            "",
+            f"{RUNS} DAG runs of one `DifyRunWorkflowOperator` task each, in a pool of {POOL_SLOTS} slots "
+            f"(`include_deferred=False`), against the Dify emulator's slow app with `delay: {RUN_SECONDS}` "
+            "(each remote run lasts 20 s). Seconds = from the first trigger through the REST API to the last "
+            "DAG run's end. Real deployment: api-server, scheduler with LocalExecutor, dag-processor and "
+            "triggerer as separate processes (`harness`).",
+            "",
+            "| mode | repeats | median s | range s | max running pool slots | max tasks deferred at once |",
+            "|---|---|---|---|---|---|",
+            row("deferrable"),
+            row("blocking"),
+            "",
+            f"Lower bounds: one run's time ({RUN_SECONDS} s) when waiting frees the slot, {RUNS // POOL_SLOTS} rounds "
+            f"x {RUN_SECONDS} s = {RUNS // POOL_SLOTS * RUN_SECONDS} s when each wait holds it; the rest is Airflow's "
+            "own task start-up and scheduling on this machine.",
+            "",
+            f"Machine: {platform.machine()}, {cpu} CPUs, {platform.system()} {platform.release()}; Python "
+            f"{platform.python_version()}; apache-airflow {md.version('apache-airflow')}; metadata DB {db}.",
+            "",
+            "Command: `.venv/bin/python -m harness.slots --repeat 3` (the e2e test `tests/e2e/test_slots.py` "
+            "runs one repeat of each and asserts the structural facts instead of times).",
+            "",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,7 +192,10 @@ def main(argv: list[str] | None = None) -> int:
                 emulators.reset()
                 m = measure(deployment.api, dag_id)
                 results[mode].append(m)
-                print(f"repeat {i + 1} {mode}: {m.seconds:.1f} s, max deferred at once {m.most('deferred')}", flush=True)
+                print(
+                    f"repeat {i + 1} {mode}: {m.seconds:.1f} s, max deferred at once {m.most('deferred')}",
+                    flush=True,
+                )
         text = report(results, deployment.db.name)
     write_section(args.output, text)
     print(text)

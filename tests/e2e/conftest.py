@@ -19,11 +19,15 @@ _failures: list[str] = []
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "e2e_last: runs after every other test (it checks what the whole suite left)")
+    config.addinivalue_line(
+        "markers", "e2e_last: runs after every other test (it checks what the whole suite left)"
+    )
 
 
 def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: item.get_closest_marker("e2e_last") is not None)  # stable: the rest keep their order
+    items.sort(
+        key=lambda item: item.get_closest_marker("e2e_last") is not None
+    )  # stable: the rest keep their order
 
 
 @pytest.hookimpl(wrapper=True)

@@ -37,8 +37,13 @@ def wait_for_state(api, dag_id, run_ids, state, timeout=120.0, task_id="run"):
         states = {run_id: the_ti(api, dag_id, run_id, task_id)["state"] for run_id in run_ids}
         return all(s == state for s in states.values()) and states
 
-    return wait_until(reached, timeout, f"{len(run_ids)} x {dag_id}.{task_id} {state}", interval=0.5,
-                      describe=lambda: "; ".join(api.describe_run(dag_id, r) for r in run_ids))
+    return wait_until(
+        reached,
+        timeout,
+        f"{len(run_ids)} x {dag_id}.{task_id} {state}",
+        interval=0.5,
+        describe=lambda: "; ".join(api.describe_run(dag_id, r) for r in run_ids),
+    )
 
 
 def finished(api, dag_id, run_id, timeout=180.0):
@@ -78,12 +83,23 @@ def test_a_deferred_wait_rides_out_503s_a_429_a_dropped_answer_and_an_html_502_w
     assert "Pausing task as DEFERRED" in log
     # each retry is in the task log (its triggerer part), in the order the faults came
     assert log.count("HTTP 503") >= 5, log[-4000:]
-    assert in_order(log, "HTTP 503", "gave up after 5 attempts; still waiting", "HTTP 429", "retrying in 2.0 s",
-                    "Response payload is not completed", "HTTP 502", "retrying in", "is succeeded"), log[-4000:]
+    assert in_order(
+        log,
+        "HTTP 503",
+        "gave up after 5 attempts; still waiting",
+        "HTTP 429",
+        "retrying in 2.0 s",
+        "Response payload is not completed",
+        "HTTP 502",
+        "retrying in",
+        "state: succeeded",
+    ), log[-4000:]
     assert (api.xcom(DEFERRED, run_id, "run"))["status"] == "succeeded"
 
 
-def test_a_start_whose_answer_is_lost_after_a_503_and_a_429_finds_its_run_instead_of_paying_twice(airflow, dify):
+def test_a_start_whose_answer_is_lost_after_a_503_and_a_429_finds_its_run_instead_of_paying_twice(
+    airflow, dify
+):
     control = dify.control
     control.inject("status", START, method="POST", status=503)
     control.inject("status", START, method="POST", status=429, retry_after=2)
@@ -99,8 +115,14 @@ def test_a_start_whose_answer_is_lost_after_a_503_and_a_429_finds_its_run_instea
     (remote_id,) = runs
     assert api.xcom(DEFERRED, run_id, "run", "run_id") == remote_id
     log = log_of(api, DEFERRED, run_id)
-    assert in_order(log, "HTTP 503", "retrying", "HTTP 429", "retrying in 2.0 s",
-                    f"The answer to the start was lost, but Dify has run {remote_id}"), log[-4000:]
+    assert in_order(
+        log,
+        "HTTP 503",
+        "retrying",
+        "HTTP 429",
+        "retrying in 2.0 s",
+        f"The answer to the start was lost, but Dify has run {remote_id}",
+    ), log[-4000:]
 
 
 # -- 2. permanent faults --------------------------------------------------------------------------------
@@ -125,9 +147,13 @@ PERMANENT_FAULTS = {
 
 def _bad_key_connections(api, emulators):
     for emulator in emulators.running.values():
-        conn_id = f"e2e_{emulator.conn_type}_bad_key"
-        body = {"connection_id": conn_id, "conn_type": emulator.conn_type, "host": emulator.base_url,
-                "password": "not-a-valid-key"}
+        conn_id = f"e2e_{emulator.platform_key}_bad_key"
+        body = {
+            "connection_id": conn_id,
+            "conn_type": emulator.platform_key,
+            "host": emulator.base_url,
+            "password": "not-a-valid-key",
+        }
         try:
             api.request("POST", "connections", json=body)
         except requests.HTTPError as exc:
@@ -140,8 +166,15 @@ def test_permanent_faults_fail_at_once_with_the_reason_and_spend_no_retry(airflo
     api = airflow.api
     _bad_key_connections(api, emulators)
     emulators["flowy"].control.settings(credits_exhausted=True)
-    emulators["dify"].control.inject("status", START, method="POST", times=3, status=429, code="rate_limit_error",
-                                     message="Rate limit exceeded: 100 runs per day on your plan.")
+    emulators["dify"].control.inject(
+        "status",
+        START,
+        method="POST",
+        times=3,
+        status=429,
+        code="rate_limit_error",
+        message="Rate limit exceeded: 100 runs per day on your plan.",
+    )
     run_id = api.trigger(PERMANENT)
 
     assert finished(api, PERMANENT, run_id, timeout=240) == "failed"
@@ -152,7 +185,9 @@ def test_permanent_faults_fail_at_once_with_the_reason_and_spend_no_retry(airflo
         ti = tis[task_id]
         log = api.task_log(PERMANENT, run_id, task_id, ti["try_number"])
         if ti["state"] != "failed" or ti["try_number"] != 1:
-            problems.append(f"{task_id}: {ti['state']} after try {ti['try_number']} (2 retries allowed, none expected)")
+            problems.append(
+                f"{task_id}: {ti['state']} after try {ti['try_number']} (2 retries allowed, none expected)"
+            )
         if reason not in log:
             problems.append(f"{task_id}: {reason!r} not in its log:\n{log[-1500:]}")
         if "retrying in" in log:
@@ -160,8 +195,11 @@ def test_permanent_faults_fail_at_once_with_the_reason_and_spend_no_retry(airflo
     assert not problems, "\n".join(problems)
     # no retry storm: each failing request was sent once, and no run was started anywhere
     for platform, emulator in emulators.running.items():
-        errors = [(r["method"], r["path"], r["status"]) for r in emulator.control.state()["requests"]
-                  if (r["status"] or 0) >= 400]
+        errors = [
+            (r["method"], r["path"], r["status"])
+            for r in emulator.control.state()["requests"]
+            if (r["status"] or 0) >= 400
+        ]
         assert len(errors) == len(set(errors)), f"{platform} got a failing request twice: {errors}"
         assert emulator.control.runs() == {}, f"{platform} started a run"
 
@@ -181,17 +219,26 @@ def test_ten_deferred_runs_survive_a_kill_9_of_the_triggerer_each_with_exactly_o
     assert set(states.values()) == {"success"}, [api.describe_run(DEFERRED, r) for r in run_ids]
     runs = dify.control.runs()
     assert len(runs) == 10 and dify.control.count("starts") == 10
-    assert {api.xcom(DEFERRED, r, "run")["run_id"] for r in run_ids} == set(runs), "each task kept its own run"
+    assert {api.xcom(DEFERRED, r, "run")["run_id"] for r in run_ids} == set(runs), (
+        "each task kept its own run"
+    )
     assert all(the_ti(api, DEFERRED, r)["try_number"] == 1 for r in run_ids), "no task retried"
     assert dify.control.count("stops") == 0, "a crash of the triggerer stopped a remote run"
 
 
 # -- 4. worker crash --------------------------------------------------------------------------------
 CRASH = "e2e_rel_worker_crash"
-CRASH_TASKS = {"dify": "dify", "scade": "scade", "arcee": "arcee", "flowy": "flowy"}  # task -> emulator
+CRASH_TASKS = {
+    "dify": "dify",
+    "scade": "scade",
+    "arcee": "arcee_orchestra",
+    "flowy": "flowy",
+}  # task -> emulator
 
 
-def test_a_retry_after_the_task_process_is_killed_re_attaches_to_the_started_run_on_every_platform(airflow, e2e):
+def test_a_retry_after_the_task_process_is_killed_re_attaches_to_the_started_run_on_every_platform(
+    airflow, e2e
+):
     emulators = e2e[1]
     api = airflow.api
     run_id = api.trigger(CRASH)
@@ -201,7 +248,9 @@ def test_a_retry_after_the_task_process_is_killed_re_attaches_to_the_started_run
         def stored(task_id=task_id):
             return any(x["key"] == "run_id" for x in api.xcom_keys(CRASH, run_id, task_id))
 
-        wait_until(stored, 90, f"{task_id} starting its remote run", describe=lambda: api.describe_run(CRASH, run_id))
+        wait_until(
+            stored, 90, f"{task_id} starting its remote run", describe=lambda: api.describe_run(CRASH, run_id)
+        )
         ti = the_ti(api, CRASH, run_id, task_id)
         pids = airflow.task_processes(ti["id"])
         assert len(pids) == 1, f"{task_id}: expected one task process, found {pids}"
@@ -215,7 +264,9 @@ def test_a_retry_after_the_task_process_is_killed_re_attaches_to_the_started_run
         first_run = str(killed[task_id][1])
         ti = the_ti(api, CRASH, run_id, task_id)
         assert ti["try_number"] == 2, f"{task_id} was not retried after its process was killed"
-        assert [str(r) for r in control.runs()] == [first_run], f"{platform}: {len(control.runs())} remote runs"
+        assert [str(r) for r in control.runs()] == [first_run], (
+            f"{platform}: {len(control.runs())} remote runs"
+        )
         assert control.count("starts") == 1
         assert str(api.xcom(CRASH, run_id, task_id)["run_id"]) == first_run
         log = api.task_log(CRASH, run_id, task_id, 2)
@@ -232,8 +283,11 @@ def test_marking_a_deferred_dify_task_failed_stops_its_remote_run_once(airflow, 
     # has picked its trigger up has nothing to stop it (a documented limit), so wait for the first poll.
     wait_until(lambda: dify.control.count("polls") >= 1, 60, "the triggerer polling the run")
 
-    api.request("PATCH", f"dags/{DEFERRED}/dagRuns/{quote(run_id, safe='')}/taskInstances/run",
-                json={"new_state": "failed"})
+    api.request(
+        "PATCH",
+        f"dags/{DEFERRED}/dagRuns/{quote(run_id, safe='')}/taskInstances/run",
+        json={"new_state": "failed"},
+    )
 
     wait_until(lambda: dify.control.count("stops") >= 1, 30, "the remote run being stopped")
     assert finished(api, DEFERRED, run_id) == "failed"

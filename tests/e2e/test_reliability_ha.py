@@ -44,13 +44,19 @@ def ha(request):
     from harness.session import E2E_DAGS, e2e_deployment
 
     config = {"AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": str(HEALTH_CHECK_THRESHOLD)}
-    with e2e_deployment((E2E_DAGS,), db="postgres", parallelism=6, config=config,
-                        keep_logs=lambda: request.session.testsfailed > 0) as (deployment, emulators):
+    with e2e_deployment(
+        (E2E_DAGS,),
+        db="postgres",
+        parallelism=6,
+        config=config,
+        keep_logs=lambda: request.session.testsfailed > 0,
+    ) as (deployment, emulators):
         deployment.start_component("triggerer", "triggerer-2")
 
         def two_triggerers():
             rows = deployment.db.query(
-                "SELECT id FROM job WHERE job_type = 'TriggererJob' AND state = 'running' ORDER BY start_date")
+                "SELECT id FROM job WHERE job_type = 'TriggererJob' AND state = 'running' ORDER BY start_date"
+            )
             return len(rows) == 2 and rows
 
         jobs = wait_until(two_triggerers, 90, "the second triggerer heartbeating")
@@ -68,7 +74,9 @@ def test_fifty_deferred_runs_complete_exactly_once_after_one_of_two_triggerers_i
     deployment, emulators, processes = ha
     api, dify = deployment.api, emulators["dify"]
     started = time.monotonic()
-    ends_at = time.time() + 60  # every remote run ends then, however late its task started (50 defer in ~20 s)
+    ends_at = (
+        time.time() + 60
+    )  # every remote run ends then, however late its task started (50 defer in ~20 s)
     run_ids = [api.trigger(DEFERRED, conf={"ends_at": ends_at}) for _ in range(RUNS)]
 
     def all_deferred():
@@ -77,24 +85,35 @@ def test_fifty_deferred_runs_complete_exactly_once_after_one_of_two_triggerers_i
         owners = _owners(deployment)
         return len(deferred) == RUNS and sum(n for o, n in owners.items() if o is not None) == RUNS and owners
 
-    owners = wait_until(all_deferred, 45, f"{RUNS} tasks deferred, each trigger on a triggerer",
-                        describe=lambda: f"trigger owners {_owners(deployment)}")
+    owners = wait_until(
+        all_deferred,
+        45,
+        f"{RUNS} tasks deferred, each trigger on a triggerer",
+        describe=lambda: f"trigger owners {_owners(deployment)}",
+    )
     assert len(dify.control.runs()) == RUNS
     victim_job = max((job for job in owners if job is not None), key=owners.get)
     victim = processes[victim_job]
     survivor_job = next(job for job, name in processes.items() if name != victim)
-    print(f"\n{RUNS} deferred after {time.monotonic() - started:.0f} s; triggers per triggerer "
-          f"{ {processes.get(j, j): n for j, n in owners.items()} }; killing {victim}")
+    print(
+        f"\n{RUNS} deferred after {time.monotonic() - started:.0f} s; triggers per triggerer "
+        f"{ {processes.get(j, j): n for j, n in owners.items()} }; killing {victim}"
+    )
 
     deployment.kill_component(victim)
     # the survivor takes over the dead one's triggers once its heartbeat is older than the threshold
-    wait_until(lambda: set(_owners(deployment)) <= {survivor_job} or not _owners(deployment), 60,
-               "the surviving triggerer owning every trigger",
-               describe=lambda: f"trigger owners {_owners(deployment)}")
+    wait_until(
+        lambda: set(_owners(deployment)) <= {survivor_job} or not _owners(deployment),
+        60,
+        "the surviving triggerer owning every trigger",
+        describe=lambda: f"trigger owners {_owners(deployment)}",
+    )
 
     states = {run_id: api.wait_for_run(DEFERRED, run_id, timeout=240)["state"] for run_id in run_ids}
     print(f"all {RUNS} done {time.monotonic() - started:.0f} s after the first trigger")
-    assert set(states.values()) == {"success"}, [api.describe_run(DEFERRED, r) for r in run_ids if states[r] != "success"]
+    assert set(states.values()) == {"success"}, [
+        api.describe_run(DEFERRED, r) for r in run_ids if states[r] != "success"
+    ]
     runs = dify.control.runs()
     assert len(runs) == RUNS and dify.control.count("starts") == RUNS, "one remote run per task, none twice"
     results = [api.xcom(DEFERRED, run_id, "run") for run_id in run_ids]

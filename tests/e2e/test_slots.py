@@ -24,8 +24,13 @@ def test_deferred_runs_hold_no_pool_slot_while_ten_remote_runs_proceed_at_once(a
     assert max_overlap(dify.control.runs(), RUN_SECONDS) == RUNS
     # a moment where every task instance waited in DEFERRED and both slots were open
     waiting = m.all_waiting_moments()
-    assert waiting, f"never saw all {RUNS} deferred with the pool empty; samples: {[(s.at, s.states, s.pool) for s in m.samples]}"
-    assert all(s.pool["deferred_slots"] == RUNS and s.pool["occupied_slots"] == 0 for s in waiting)
+    assert waiting, (
+        f"never saw all {RUNS} deferred with the pool empty; samples: {[(s.at, s.states, s.pool) for s in m.samples]}"
+    )
+    off = [
+        (s.at, s.pool) for s in waiting if s.pool["deferred_slots"] != RUNS or s.pool["occupied_slots"] != 0
+    ]
+    assert not off, off
     # all ten finish in about one run's time plus Airflow's own task start-up, far from 10 x 20 s / 2
     assert m.seconds < RUN_SECONDS * 3, m.seconds
 

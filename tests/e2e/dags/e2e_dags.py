@@ -27,15 +27,28 @@ MAPPED_INPUTS = [{"query": f"item {i:02d}", "delay": REMOTE_SECONDS} for i in ra
 
 
 def _dag(dag_id: str, **kwargs) -> DAG:
-    return DAG(dag_id, schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False,
-               max_active_runs=16, tags=["e2e"], **kwargs)
+    return DAG(
+        dag_id,
+        schedule=None,
+        start_date=datetime.datetime(2024, 1, 1),
+        catchup=False,
+        max_active_runs=16,
+        tags=["e2e"],
+        **kwargs,
+    )
 
 
 for mode, deferrable in (("deferred", True), ("blocking", False)):
     with _dag(f"e2e_slots_{mode}") as dag:
         DifyRunWorkflowOperator(
-            task_id="run", conn_id="dify_slow", pool=SLOT_POOL, deferrable=deferrable,
-            inputs={"query": "{{ run_id }}", "delay": SLOW_RUN_SECONDS}, poll_interval=1, timeout=300, retries=0,
+            task_id="run",
+            conn_id="dify_slow",
+            pool=SLOT_POOL,
+            deferrable=deferrable,
+            inputs={"query": "{{ run_id }}", "delay": SLOW_RUN_SECONDS},
+            poll_interval=1,
+            timeout=300,
+            retries=0,
         )
     globals()[dag.dag_id] = dag
 
@@ -43,9 +56,7 @@ for mode, deferrable in (("deferred", True), ("blocking", False)):
 with _dag("e2e_mapped") as dag:
     runs = DifyRunWorkflowOperator.partial(
         task_id="run", conn_id="dify_slow", deferrable=True, poll_interval=0.5, retries=0
-    ).expand(
-        inputs=MAPPED_INPUTS
-    )
+    ).expand(inputs=MAPPED_INPUTS)
 
     @task
     def collect(results: list[dict]) -> list[str]:
@@ -56,11 +67,19 @@ with _dag("e2e_mapped") as dag:
 
 with _dag("e2e_sensor") as dag:
     start = DifyRunWorkflowOperator(
-        task_id="start", conn_id="dify_slow", inputs={"query": "started upstream", "delay": 2 * REMOTE_SECONDS},
-        wait_for_completion=False, retries=0,
+        task_id="start",
+        conn_id="dify_slow",
+        inputs={"query": "started upstream", "delay": 2 * REMOTE_SECONDS},
+        wait_for_completion=False,
+        retries=0,
     )
     wait = DifyWorkflowRunSensor(
-        task_id="wait", conn_id="dify_slow", run_id="{{ ti.xcom_pull(task_ids='start', key='run_id') }}",
-        deferrable=True, poke_interval=0.5, timeout=120, retries=0,
+        task_id="wait",
+        conn_id="dify_slow",
+        run_id="{{ ti.xcom_pull(task_ids='start', key='run_id') }}",
+        deferrable=True,
+        poke_interval=0.5,
+        timeout=120,
+        retries=0,
     )
     start >> wait
