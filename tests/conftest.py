@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import shutil
 import tempfile
@@ -39,6 +40,14 @@ class DagResult:
         return self.xcom[(task_id, key)]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_connection_lookups():
+    """Each test sees its own connections: what a trigger looked up in an earlier test is forgotten."""
+    from airflow_workflow_providers.core.connections import forget
+
+    forget()
+
+
 @pytest.fixture
 def quick_find(monkeypatch):
     """Look for a start whose answer was lost without the real pauses between attempts."""
@@ -57,12 +66,25 @@ def airflow_db() -> None:
     db.resetdb()
 
 
+@pytest.fixture(scope="session")
+def one_execution_api() -> None:
+    """``dag.test()`` serves its tasks through Airflow's in-process Execution API. Before 3.3 it builds
+    that app anew for every task (and for every trigger it runs): about a second of CPU each on 3.2, and a
+    loop thread left behind each time. 3.3 builds it once (``lru_cache`` on ``in_process_api_server``);
+    the older releases get the same cache here, so the matrix measures our code, not that rebuild."""
+    from airflow.sdk.execution_time import supervisor
+
+    if not hasattr(supervisor.in_process_api_server, "cache_info"):
+        supervisor.in_process_api_server = functools.lru_cache(maxsize=1)(supervisor.in_process_api_server)
+
+
 @pytest.fixture
-def run_dag(airflow_db):
+def run_dag(airflow_db, one_execution_api):
     """Run one DAG of the dags folder with ``dag.test()``; return its state, task states and XComs."""
-    from airflow.dag_processing.dagbag import DagBag
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
+
+    from tests.compat import DagBag
 
     bag = DagBag(str(_DAGS))
 

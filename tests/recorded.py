@@ -11,6 +11,9 @@ import pytest
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 RECORDING = SHARED / "recordings" / "dify-1.14.1-service-api.md"
+#: the second session: chatflows, human input, the events endpoint, knowledge bases, the concurrency limit
+SECOND_RECORDING = SHARED / "recordings" / "dify-1.14.1-chatflow-knowledge-human-input.md"
+CHAT_RECORDING = SECOND_RECORDING
 OPENAPI = SHARED / "specs" / "dify-service-api.openapi.json"
 
 
@@ -28,9 +31,9 @@ def _require(path: Path) -> Path:
     return path
 
 
-def exchanges() -> list[Exchange]:
+def exchanges(recording: Path = RECORDING) -> list[Exchange]:
     """Every recorded response with its heading, HTTP status and JSON body or raw SSE bytes."""
-    lines = _require(RECORDING).read_text().splitlines()
+    lines = _require(recording).read_text().splitlines()
     found, title, status, i = [], "", None, 0
     while i < len(lines):
         line = lines[i]
@@ -52,8 +55,10 @@ def exchanges() -> list[Exchange]:
     return found
 
 
-def find(title_part: str, status: int | None = None) -> list[Exchange]:
-    matches = [e for e in exchanges() if title_part in e.title and (status is None or e.status == status)]
+def find(title_part: str, status: int | None = None, recording: Path = RECORDING) -> list[Exchange]:
+    matches = [
+        e for e in exchanges(recording) if title_part in e.title and (status is None or e.status == status)
+    ]
     assert matches, f"no recorded exchange titled like {title_part!r}"
     return matches
 

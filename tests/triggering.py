@@ -22,8 +22,12 @@ def trigger_for(
 ) -> WorkflowRunTrigger:
     """A trigger polling ``ref`` every 0.2 s for ``seconds``, on the platform's default connection."""
     return WorkflowRunTrigger(
-        platform=platform, conn_id=conn_id or f"{platform}_default", run=ref.to_json(),
-        poll_interval=0.2, end_time=time.time() + seconds, api_options=api_options,
+        platform_key=platform,
+        conn_id=conn_id or f"{platform}_default",
+        run=ref.to_json(),
+        poll_interval=0.2,
+        end_time=time.time() + seconds,
+        api_options=api_options,
     )
 
 

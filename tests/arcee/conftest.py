@@ -8,7 +8,7 @@ __all__ = ["ECHO_WORKFLOW", "SLOW_WORKFLOW"]
 
 
 @pytest.fixture
-def arcee(arcee_emulator, emulator_connection):
+def arcee(arcee_orchestra_emulator, emulator_connection):
     """The Arcee Orchestra emulator, reached through ``arcee_orchestra_default``."""
-    emulator_connection(arcee_emulator)
-    return arcee_emulator
+    emulator_connection(arcee_orchestra_emulator)
+    return arcee_orchestra_emulator

@@ -12,8 +12,8 @@ from airflow_workflow_providers.arcee.api import (
     input_problems,
     parse_run,
     parse_steps,
-    started_run,
     run_ref,
+    started_run,
     step_summary,
 )
 from airflow_workflow_providers.core.errors import ConfigurationError, ResponseFormatError
@@ -48,7 +48,12 @@ def polled(body) -> object:
 class TestParseRun:
     def test_the_documented_one_element_list_is_a_run(self):
         run = polled([RUN])
-        assert (run.run_id, run.state, run.raw_status, run.outputs) == ("run-1", RunState.SUCCEEDED, "completed", "the answer")
+        assert (run.run_id, run.state, run.raw_status, run.outputs) == (
+            "run-1",
+            RunState.SUCCEEDED,
+            "completed",
+            "the answer",
+        )
         assert run.to_result()["elapsed_time"] == 3
 
     def test_a_bare_object_is_accepted_too(self):
@@ -85,7 +90,11 @@ class TestParseRun:
     @pytest.mark.parametrize("status", ["completed", "cancelled", "stopped"])
     def test_an_error_on_an_ended_run_is_a_failure(self, status):
         run = parse_run({**RUN, "status": status, "error": "Agent node failed"})
-        assert (run.state, run.error_message, run.raw_status) == (RunState.FAILED, "Agent node failed", status)
+        assert (run.state, run.error_message, run.raw_status) == (
+            RunState.FAILED,
+            "Agent node failed",
+            status,
+        )
 
     def test_an_error_on_a_running_run_does_not_end_it(self):
         assert parse_run({**RUN, "status": "running", "error": "retrying a node"}).state is RunState.RUNNING
@@ -121,7 +130,14 @@ class TestParseRun:
 
 class TestSteps:
     STEPS = [
-        {"id": "s1", "node_id": "input", "status": "completed", "elapsed_time": 0.0, "error": None, "tokens": 0},
+        {
+            "id": "s1",
+            "node_id": "input",
+            "status": "completed",
+            "elapsed_time": 0.0,
+            "error": None,
+            "tokens": 0,
+        },
         {"id": "s2", "node_id": "agent", "status": "failed", "elapsed_time": 1.25, "error": "model timeout"},
         {"id": "s3", "node_id": "output", "status": "pending", "elapsed_time": None, "error": None},
     ]
@@ -136,7 +152,11 @@ class TestSteps:
 
     def test_log_lines_name_node_status_time_and_error(self):
         lines = [describe_step(step_summary(s)) for s in self.STEPS]
-        assert lines == ["input: completed in 0.00 s", "agent: failed in 1.25 s -- error: model timeout", "output: pending"]
+        assert lines == [
+            "input: completed in 0.00 s",
+            "agent: failed in 1.25 s -- error: model timeout",
+            "output: pending",
+        ]
 
     @pytest.mark.parametrize("payload", [{"steps": []}, [{"status": "completed"}], ["input"], None])
     def test_malformed_steps_are_typed_errors(self, payload):
@@ -144,13 +164,20 @@ class TestSteps:
             parse_steps(payload, "run-1")
 
     def test_a_non_numeric_elapsed_time_is_not_shown_as_seconds(self):
-        assert step_summary({"node_id": "a", "status": "completed", "elapsed_time": "soon"})["seconds"] is None
+        assert (
+            step_summary({"node_id": "a", "status": "completed", "elapsed_time": "soon"})["seconds"] is None
+        )
 
 
 class TestInputProblems:
     def test_a_flat_map_of_json_values_passes(self):
         assert input_problems({}) == []
-        assert input_problems({"q": "x", "n": 2, "f": 0.5, "b": True, "none": None, "l": [1, "a"], "o": {"k": [1]}}) == []
+        assert (
+            input_problems(
+                {"q": "x", "n": 2, "f": 0.5, "b": True, "none": None, "l": [1, "a"], "o": {"k": [1]}}
+            )
+            == []
+        )
 
     def test_a_rendered_string_is_explained(self):
         assert "render_template_as_native_obj" in input_problems("{'q': 'x'}")[0]
@@ -159,7 +186,9 @@ class TestInputProblems:
         assert input_problems([("q", "x")]) == ["inputs must be a dict of input variables, got list"]
 
     def test_every_bad_entry_is_named(self):
-        problems = input_problems({"": 1, 3: "x", "when": object(), "nan": float("nan"), "deep": {"k": {1, 2}}})
+        problems = input_problems(
+            {"": 1, 3: "x", "when": object(), "nan": float("nan"), "deep": {"k": {1, 2}}}
+        )
         assert len(problems) == 5
         assert "input 'when' must be a JSON value" in problems[2]
         assert "finite number" in problems[3] and "got set" in problems[4]
@@ -168,7 +197,11 @@ class TestInputProblems:
 class TestRequests:
     def test_start_posts_the_inputs_as_the_body_and_is_not_retried_blindly(self):
         call = API.start(workflow_id=WORKFLOW, inputs={"q": "x"})
-        assert (call.request.method, call.request.path, call.request.json) == ("POST", "/workflows/wf-1/execute", {"q": "x"})
+        assert (call.request.method, call.request.path, call.request.json) == (
+            "POST",
+            "/workflows/wf-1/execute",
+            {"q": "x"},
+        )
         assert not call.idempotent
 
     def test_the_start_answer_yields_a_reference_carrying_the_workflow_id(self):
@@ -209,7 +242,9 @@ class TestRequests:
 
 
 class TestErrors:
-    @pytest.mark.parametrize(("status", "retry"), [(400, False), (401, False), (404, False), (500, True), (429, True)])
+    @pytest.mark.parametrize(
+        ("status", "retry"), [(400, False), (401, False), (404, False), (500, True), (429, True)]
+    )
     def test_detail_bodies_and_verdicts(self, status, retry):
         response = answer({"detail": "Workflow not found"}, status)
         assert API.error_detail(response) == (None, "Workflow not found")
@@ -225,20 +260,27 @@ class TestStartedRun:
         return [{"id": run_id, "inputs": inputs, "start_time": start} for run_id, inputs, start in entries]
 
     def test_the_one_run_with_these_inputs_since_the_start(self):
-        runs = self.runs(("new", {"q": 1}, "2027-01-15T08:00:05+00:00"), ("old", {"q": 1}, "2027-01-15T07:00:00Z"))
-        assert started_run(runs, "wf", {"q": 1}, self.SINCE) == RunRef("new", {"workflow_id": "wf"})
+        runs = self.runs(
+            ("new", {"q": 1}, "2027-01-15T08:00:05+00:00"), ("old", {"q": 1}, "2027-01-15T07:00:00Z")
+        )
+        assert started_run(runs, "wf", {"q": 1}, self.SINCE) == [RunRef("new", {"workflow_id": "wf"})]
 
     def test_a_pending_run_has_no_start_time_yet_and_counts(self):
-        assert started_run(self.runs(("p", {"q": 1}, None)), "wf", {"q": 1}, self.SINCE).run_id == "p"
+        assert [
+            ref.run_id for ref in started_run(self.runs(("p", {"q": 1}, None)), "wf", {"q": 1}, self.SINCE)
+        ] == ["p"]
 
     @pytest.mark.parametrize(
         "entries",
         [
-            [("a", {"q": 1}, None), ("b", {"q": 1}, "2027-01-15T08:00:01Z")],  # ambiguous
             [("a", {"q": 2}, None)],  # other inputs
             [("a", {"q": 1}, "2027-01-15T07:59:00Z")],  # before the start
             [("a", {"q": 1}, "yesterday")],  # unreadable start
         ],
     )
-    def test_no_guessing(self, entries):
-        assert started_run(self.runs(*entries), "wf", {"q": 1}, self.SINCE) is None
+    def test_no_candidate(self, entries):
+        assert started_run(self.runs(*entries), "wf", {"q": 1}, self.SINCE) == []
+
+    def test_two_candidates_are_both_listed_so_the_engine_refuses_to_guess(self):
+        runs = self.runs(("a", {"q": 1}, None), ("b", {"q": 1}, "2027-01-15T08:00:01Z"))
+        assert len(started_run(runs, "wf", {"q": 1}, self.SINCE)) == 2

@@ -29,7 +29,12 @@ def test_start_poll_and_complete_with_string_outputs(arcee):
     ref = hook().start_run(workflow_id=ECHO_WORKFLOW, inputs={"query": "hi"})
     assert ref.extras == {"workflow_id": ECHO_WORKFLOW}
     run = wait(ref)
-    assert (run.run_id, run.state, run.raw_status, run.outputs) == (ref.run_id, RunState.SUCCEEDED, "completed", "hi")
+    assert (run.run_id, run.state, run.raw_status, run.outputs) == (
+        ref.run_id,
+        RunState.SUCCEEDED,
+        "completed",
+        "hi",
+    )
     assert run.to_result()["elapsed_time"] == 0
     assert arcee.control.runs()[ref.run_id]["inputs"] == {"query": "hi"}
     assert arcee.control.count("polls") >= 1
@@ -56,7 +61,11 @@ def test_list_workflows_steps_history_and_diagram(arcee):
     second = h.start_run(workflow_id=ECHO_WORKFLOW, inputs={"query": "two"})
     wait(second)
     steps = h.get_run_steps(second)
-    assert [(s["node_id"], s["status"]) for s in steps] == [("input", "completed"), ("agent", "completed"), ("output", "completed")]
+    assert [(s["node_id"], s["status"]) for s in steps] == [
+        ("input", "completed"),
+        ("agent", "completed"),
+        ("output", "completed"),
+    ]
     assert [r["id"] for r in h.list_runs(ECHO_WORKFLOW)] == [second.run_id, first.run_id]
     assert [r["id"] for r in h.list_runs(ECHO_WORKFLOW, limit=1, offset=1)] == [first.run_id]
     assert h.get_diagram(ECHO_WORKFLOW).startswith("graph TD")
@@ -76,7 +85,12 @@ def test_a_bad_key_fails_fast_and_never_shows_the_key(arcee, monkeypatch):
     assert raised.value.status_code == 401 and "arcee-SECRET" not in str(raised.value)
     assert arcee.control.count("starts") == 1  # not retried
     ok, message = hook("arcee_bad").test_connection()
-    assert not ok and "401" in message and "Invalid or missing API key" in message and "arcee-SECRET" not in message
+    assert (
+        not ok
+        and "401" in message
+        and "Invalid or missing API key" in message
+        and "arcee-SECRET" not in message
+    )
 
 
 def test_an_unknown_workflow_is_a_permanent_error(arcee):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -21,7 +22,13 @@ LOG = logging.getLogger("test")
 
 
 def watch(seconds_left: float = 60, failures: int = 3) -> RunWatch:
-    return RunWatch("Dify", RunRef("r1", {"task_id": "t1"}), end_time=time.time() + seconds_left, log=LOG, max_consecutive_failures=failures)
+    return RunWatch(
+        "Dify",
+        RunRef("r1", {"task_id": "t1"}),
+        end_time=time.time() + seconds_left,
+        log=LOG,
+        max_consecutive_failures=failures,
+    )
 
 
 def run(state: RunState, raw: str, error: str | None = None) -> Run:
@@ -79,10 +86,15 @@ RUN = {"run_id": "r"}
 
 @pytest.mark.parametrize(
     "event",
-    [None, {}, {"status": "succeeded"}, {"status": "done", "platform": "D", "run_id": "r", "message": "", "run": RUN},
-     {"status": "failed", "platform": "D", "run_id": 1, "message": "", "run": RUN},
-     {"status": "failed", "platform": "D", "run_id": "r", "message": "", "run": {"run_id": "other"}},
-     {"status": "failed", "platform": "D", "run_id": "r", "message": "", "run": RUN, "outputs": {}}],
+    [
+        None,
+        {},
+        {"status": "succeeded"},
+        {"status": "done", "platform": "D", "run_id": "r", "message": "", "run": RUN},
+        {"status": "failed", "platform": "D", "run_id": 1, "message": "", "run": RUN},
+        {"status": "failed", "platform": "D", "run_id": "r", "message": "", "run": {"run_id": "other"}},
+        {"status": "failed", "platform": "D", "run_id": "r", "message": "", "run": RUN, "outputs": {}},
+    ],
 )
 def test_events_outside_the_schema_are_rejected(event):
     with pytest.raises(TriggerEventError):
@@ -95,4 +107,43 @@ def test_events_outside_the_schema_are_rejected(event):
 )
 def test_each_unsuccessful_event_raises_its_error(status, error):
     with pytest.raises(error, match="msg"):
-        raise_for_event(validate_event({"status": status, "platform": "Dify", "run_id": "r", "message": "msg", "run": RUN}))
+        raise_for_event(
+            validate_event(
+                {"status": status, "platform": "Dify", "run_id": "r", "message": "msg", "run": RUN}
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    ("exc", "raised"),
+    [
+        (PermanentAPIError("401", platform="Dify", status_code=401, code="unauthorized"), PermanentAPIError),
+        (PlatformAPIError("503", platform="Dify", status_code=503), PlatformAPIError),
+    ],
+)
+def test_an_error_verdict_re_raises_the_same_kind_after_the_deferral(exc, raised):
+    judge = watch(failures=1)
+    event = validate_event(json.loads(json.dumps(judge.failed_poll(exc).to_event())))
+    assert event["error"] == {
+        "kind": "permanent" if raised is PermanentAPIError else "transient",
+        "status_code": exc.status_code,
+        "code": exc.code,
+    }
+    with pytest.raises(raised) as caught:
+        raise_for_event(event)
+    assert type(caught.value) is raised and caught.value.status_code == exc.status_code
+
+
+@pytest.mark.parametrize(
+    "cause",
+    [
+        {"kind": "fatal", "status_code": None, "code": None},
+        {"kind": "permanent"},
+        {"kind": "permanent", "status_code": "401", "code": None},
+    ],
+)
+def test_an_error_cause_outside_the_schema_is_rejected(cause):
+    with pytest.raises(TriggerEventError):
+        validate_event(
+            {"status": "error", "platform": "D", "run_id": "r", "message": "", "run": RUN, "error": cause}
+        )

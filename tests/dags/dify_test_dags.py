@@ -35,14 +35,22 @@ for mode, deferrable in (("deferred", True), ("blocking", False)):
 
     with _dag(f"dify_failure_{mode}") as dag:
         DifyRunWorkflowOperator(
-            task_id="run", conn_id="dify_slow", inputs={"query": "fail", "delay": -1}, deferrable=deferrable, **FAST
+            task_id="run",
+            conn_id="dify_slow",
+            inputs={"query": "fail", "delay": -1},
+            deferrable=deferrable,
+            **FAST,
         )
     globals()[dag.dag_id] = dag
 
     with _dag(f"dify_timeout_{mode}") as dag:
         DifyRunWorkflowOperator(
-            task_id="run", conn_id="dify_slow", inputs={"query": "slow", "delay": 60}, timeout=2,
-            deferrable=deferrable, **FAST,
+            task_id="run",
+            conn_id="dify_slow",
+            inputs={"query": "slow", "delay": 60},
+            timeout=2,
+            deferrable=deferrable,
+            **FAST,
         )
     globals()[dag.dag_id] = dag
 
@@ -52,17 +60,29 @@ for mode, deferrable in (("deferred", True), ("blocking", False)):
 
     with _dag(f"dify_sensor_{mode}") as dag:
         start = DifyRunWorkflowOperator(
-            task_id="start", conn_id="dify_slow", inputs={"query": "elsewhere", "delay": 1},
-            wait_for_completion=False, **FAST,
+            task_id="start",
+            conn_id="dify_slow",
+            inputs={"query": "elsewhere", "delay": 1},
+            wait_for_completion=False,
+            **FAST,
         )
         sensor = DifyWorkflowRunSensor(
-            task_id="wait", conn_id="dify_slow", run_id="{{ ti.xcom_pull(task_ids='start', key='run_id') }}",
-            poke_interval=0.2, timeout=60, deferrable=deferrable, retries=0,
+            task_id="wait",
+            conn_id="dify_slow",
+            run_id="{{ ti.xcom_pull(task_ids='start', key='run_id') }}",
+            poke_interval=0.2,
+            timeout=60,
+            deferrable=deferrable,
+            retries=0,
         )
         start >> sensor
     globals()[dag.dag_id] = dag
 
 with _dag("dify_faults_deferred") as dag:
     DifyRunWorkflowOperator(
-        task_id="run", conn_id="dify_slow", inputs={"query": "through the storm", "delay": 3}, deferrable=True, **FAST
+        task_id="run",
+        conn_id="dify_slow",
+        inputs={"query": "through the storm", "delay": 3},
+        deferrable=True,
+        **FAST,
     )

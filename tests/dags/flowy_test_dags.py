@@ -41,39 +41,63 @@ for mode, deferrable in (("deferred", True), ("blocking", False)):
 
     with _dag(f"flowy_retry_{mode}") as dag:
         FlowyRunAppOperator(
-            task_id="run", app_id=ECHO_APP, inputs={"prompt": "again"}, output_dir="{{ dag_run.conf['output_dir'] }}",
-            deferrable=deferrable, poll_interval=0.2, retries=1, retry_delay=datetime.timedelta(0),
+            task_id="run",
+            app_id=ECHO_APP,
+            inputs={"prompt": "again"},
+            output_dir="{{ dag_run.conf['output_dir'] }}",
+            deferrable=deferrable,
+            poll_interval=0.2,
+            retries=1,
+            retry_delay=datetime.timedelta(0),
         )
     globals()[dag.dag_id] = dag
 
     with _dag(f"flowy_failure_{mode}") as dag:
         FlowyRunAppOperator(
-            task_id="run", app_id=SLOW_APP, inputs={"prompt": "fail", "seconds": "-1"}, deferrable=deferrable, **FAST
+            task_id="run",
+            app_id=SLOW_APP,
+            inputs={"prompt": "fail", "seconds": "-1"},
+            deferrable=deferrable,
+            **FAST,
         )
     globals()[dag.dag_id] = dag
 
     with _dag(f"flowy_timeout_{mode}") as dag:
         FlowyRunAppOperator(
-            task_id="run", app_id=SLOW_APP, inputs={"prompt": "slow", "seconds": "60"}, timeout=1,
-            deferrable=deferrable, **FAST,
+            task_id="run",
+            app_id=SLOW_APP,
+            inputs={"prompt": "slow", "seconds": "60"},
+            timeout=1,
+            deferrable=deferrable,
+            **FAST,
         )
     globals()[dag.dag_id] = dag
 
     with _dag(f"flowy_invalid_{mode}") as dag:
         FlowyRunAppOperator(
-            task_id="run", app_id=ECHO_APP, inputs={"promt": "typo", "reference": "cat.png"}, deferrable=deferrable,
+            task_id="run",
+            app_id=ECHO_APP,
+            inputs={"promt": "typo", "reference": "cat.png"},
+            deferrable=deferrable,
             **FAST,
         )
     globals()[dag.dag_id] = dag
 
     with _dag(f"flowy_sensor_{mode}") as dag:
         start = FlowyRunAppOperator(
-            task_id="start", app_id=SLOW_APP, inputs={"prompt": "elsewhere", "seconds": "0.5"},
-            wait_for_completion=False, **FAST,
+            task_id="start",
+            app_id=SLOW_APP,
+            inputs={"prompt": "elsewhere", "seconds": "0.5"},
+            wait_for_completion=False,
+            **FAST,
         )
         sensor = FlowyAppRunSensor(
-            task_id="wait", run_id="{{ ti.xcom_pull(task_ids='start', key='run_id') }}",
-            poke_interval=0.2, timeout=60, deferrable=deferrable, retries=0,
+            task_id="wait",
+            run_id="{{ ti.xcom_pull(task_ids='start', key='run_id') }}",
+            poke_interval=0.2,
+            timeout=60,
+            deferrable=deferrable,
+            retries=0,
         )
         start >> sensor
     globals()[dag.dag_id] = dag

@@ -61,19 +61,29 @@ for mode, deferrable in (("deferred", True), ("blocking", False)):
     with _dag(f"scade_invalid_{mode}") as dag:
         # the template renders to a string, not a dict; and node_settings holds a non-dict
         ScadeRunFlowOperator(
-            task_id="run", inputs="{{ dag_run.conf }}", node_settings={"y5iI-end": "loud"},
-            **ECHO, **run_kwargs,
+            task_id="run",
+            inputs="{{ dag_run.conf }}",
+            node_settings={"y5iI-end": "loud"},
+            **ECHO,
+            **run_kwargs,
         )
     globals()[dag.dag_id] = dag
 
     with _dag(f"scade_sensor_{mode}") as dag:
         start = ScadeRunFlowOperator(
-            task_id="start", inputs={"text": "elsewhere", "delay": 1}, wait_for_completion=False,
-            **SLOW, **FAST,
+            task_id="start",
+            inputs={"text": "elsewhere", "delay": 1},
+            wait_for_completion=False,
+            **SLOW,
+            **FAST,
         )
         sensor = ScadeFlowRunSensor(
-            task_id="wait", run_id="{{ ti.xcom_pull(task_ids='start', key='run_id') }}",
-            poke_interval=0.2, timeout=60, deferrable=deferrable, retries=0,
+            task_id="wait",
+            run_id="{{ ti.xcom_pull(task_ids='start', key='run_id') }}",
+            poke_interval=0.2,
+            timeout=60,
+            deferrable=deferrable,
+            retries=0,
         )
         start >> sensor
     globals()[dag.dag_id] = dag

@@ -6,7 +6,11 @@ import json
 
 import pytest
 
-from airflow_workflow_providers.core.errors import PermanentAPIError, ResponseFormatError, StartNotConfirmedError
+from airflow_workflow_providers.core.errors import (
+    PermanentAPIError,
+    ResponseFormatError,
+    StartNotConfirmedError,
+)
 from airflow_workflow_providers.core.model import Response, RunRef, RunState
 from airflow_workflow_providers.dify.api import DifyAPI, StreamedStart, input_problems, parse_run
 from tests.recorded import find, streamed_starts
@@ -52,7 +56,11 @@ class TestParseRun:
 
     @pytest.mark.parametrize(
         ("status", "state"),
-        [("partial-succeeded", RunState.SUCCEEDED), ("paused", RunState.PAUSED), ("brand-new", RunState.RUNNING)],
+        [
+            ("partial-succeeded", RunState.SUCCEEDED),
+            ("paused", RunState.PAUSED),
+            ("brand-new", RunState.RUNNING),
+        ],
     )
     def test_other_statuses(self, status, state):
         run = parse_run({"id": "r", "status": status, "outputs": {}, "error": None})
@@ -63,7 +71,14 @@ class TestParseRun:
         assert not parse_run({"id": "r", "status": "SUCCEEDED!"}).state.is_terminal
 
     @pytest.mark.parametrize(
-        "payload", [[], {"status": "running"}, {"id": "r"}, {"id": "r", "status": 3}, {"id": "r", "status": "running", "outputs": []}]
+        "payload",
+        [
+            [],
+            {"status": "running"},
+            {"id": "r"},
+            {"id": "r", "status": 3},
+            {"id": "r", "status": "running", "outputs": []},
+        ],
     )
     def test_malformed_payloads_are_typed_errors(self, payload):
         with pytest.raises(ResponseFormatError):
@@ -125,7 +140,9 @@ class TestErrors:
 
     def test_plan_quota_429_is_permanent_but_concurrency_429_honours_retry_after(self):
         quota = Response(429, b'{"code": "rate_limit_error", "message": "quota", "status": 429}')
-        busy = Response(429, b'{"code": "too_many_requests", "message": "busy", "status": 429}', {"Retry-After": "2"})
+        busy = Response(
+            429, b'{"code": "too_many_requests", "message": "busy", "status": 429}', {"Retry-After": "2"}
+        )
         assert API.retry_verdict(quota) is False
         assert API.retry_verdict(busy) == 2.0
 
@@ -163,7 +180,11 @@ class TestInputProblems:
 
 def test_start_asks_for_a_stream_and_pins_a_workflow_version():
     call = API.start(inputs={"q": 1}, user="u", workflow_id="wf")
-    assert (call.request.method, call.request.path, call.request.stream) == ("POST", "/workflows/wf/run", True)
+    assert (call.request.method, call.request.path, call.request.stream) == (
+        "POST",
+        "/workflows/wf/run",
+        True,
+    )
     assert call.request.json == {"inputs": {"q": 1}, "user": "u", "response_mode": "streaming"}
     assert not call.idempotent
 
@@ -176,20 +197,53 @@ def test_stop_needs_the_task_id_and_user_of_the_start():
 
 def test_run_logs_filter_only_on_documented_statuses():
     assert API.logs(status="failed", user="u").request.query == {
-        "page": 1, "limit": 20, "status": "failed", "created_by_end_user_session_id": "u"
+        "page": 1,
+        "limit": 20,
+        "status": "failed",
+        "created_by_end_user_session_id": "u",
     }
     with pytest.raises(ValueError, match="not 'running'"):
         API.logs(status="running")
 
 
-def test_finding_a_lost_start_takes_the_newest_run_created_since_then():
-    logs = {"data": [{"workflow_run": {"id": "new", "created_at": 200}}, {"workflow_run": {"id": "old", "created_at": 100}}]}
+def test_finding_a_lost_start_lists_the_runs_created_since_then():
+    logs = {
+        "data": [
+            {"workflow_run": {"id": "new", "created_at": 200}},
+            {"workflow_run": {"id": "old", "created_at": 100}},
+        ]
+    }
     call = API.find_run(since=150, user="u", inputs={})
     assert call.request.query["created_by_end_user_session_id"] == "u"
-    assert call.parse(Response(200, json.dumps(logs).encode())) == RunRef("new", {"user": "u"})
-    assert call.parse(Response(200, json.dumps({"data": logs["data"][1:]}).encode())) is None
+    assert call.parse(Response(200, json.dumps(logs).encode())) == [RunRef("new", {"user": "u"})]
+    assert call.parse(Response(200, json.dumps({"data": logs["data"][1:]}).encode())) == []
     with pytest.raises(ResponseFormatError):
         call.parse(Response(200, b'{"data": {}}'))
+
+
+@pytest.mark.parametrize(
+    ("recorded", "same"),
+    [
+        ({"query": "q", "delay": 3, "sys.user_id": "u"}, True),  # Dify adds its sys.* keys
+        ({"query": "q", "delay": 3.0}, True),  # a number input comes back as a number
+        ({"query": "other", "delay": 3}, False),  # another task's run of the same end user
+        ({"query": "q"}, False),
+    ],
+)
+def test_a_candidate_is_the_lost_start_only_with_the_same_inputs(recorded, same):
+    call = API.started_by(RunRef("r/1"), inputs={"query": "q", "delay": "3"}, user="u")
+    assert call.request.path == "/workflows/run/r%2F1"
+    assert call.parse(Response(200, json.dumps({"id": "r", "inputs": json.dumps(recorded)}).encode())) is same
+
+
+def test_ids_are_quoted_into_one_path_segment():
+    """A templated id holding ``/`` or ``?`` cannot address another resource (issue 13, item 11)."""
+    assert API.status(RunRef("../apps?x=1")).request.path == "/workflows/run/..%2Fapps%3Fx%3D1"
+    assert (
+        API.cancel(RunRef("r", {"task_id": "t/stop?", "user": "u"})).request.path
+        == "/workflows/tasks/t%2Fstop%3F/stop"
+    )
+    assert API.start(inputs={}, user="u", workflow_id="w/x").request.path == "/workflows/w%2Fx/run"
 
 
 @pytest.mark.parametrize(

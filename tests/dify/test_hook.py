@@ -58,7 +58,10 @@ def test_test_connection_spends_no_credits(dify):
 
 
 def test_a_bad_key_fails_fast_and_never_shows_the_key(dify, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_DIFY_BAD", f'{{"conn_type": "dify", "host": "{dify.base_url}", "password": "app-SECRET"}}')
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DIFY_BAD",
+        f'{{"conn_type": "dify", "host": "{dify.base_url}", "password": "app-SECRET"}}',
+    )
     with pytest.raises(PermanentAPIError) as raised:
         hook("dify_bad").get_parameters()
     assert raised.value.status_code == 401 and "app-SECRET" not in str(raised.value)
@@ -67,7 +70,9 @@ def test_a_bad_key_fails_fast_and_never_shows_the_key(dify, monkeypatch):
 
 
 def test_unknown_run_is_a_permanent_error_naming_the_run(dify):
-    with pytest.raises(PermanentAPIError, match="run 00000000-0000-0000-0000-000000000000.*Workflow run not found"):
+    with pytest.raises(
+        PermanentAPIError, match="run 00000000-0000-0000-0000-000000000000.*Workflow run not found"
+    ):
         hook().get_run("00000000-0000-0000-0000-000000000000")
 
 
@@ -115,7 +120,10 @@ def test_a_start_refused_with_503_is_retried_once_and_runs_once(dify):
 
 
 def test_invalid_inputs_are_named_before_anything_is_submitted(dify):
-    with pytest.raises(InputValidationError, match="missing required input 'query'.*unknown input 'qeury'|unknown input 'qeury'.*missing required input 'query'"):
+    with pytest.raises(
+        InputValidationError,
+        match="missing required input 'query'.*unknown input 'qeury'|unknown input 'qeury'.*missing required input 'query'",
+    ):
         hook().check_inputs({"qeury": "typo"})
     assert dify.control.runs() == {}
 

@@ -25,7 +25,9 @@ def check(spec: dict, request: dict) -> None:
     body = op.get("requestBody", {}).get("content", {}).get("application/json")
     if body:
         jsonschema.Draft202012Validator(json_schema(spec, body["schema"])).validate(request["json"])
-    declared = {p["name"]: p for p in (json_schema(spec, p) for p in op.get("parameters", [])) if p["in"] == "query"}
+    declared = {
+        p["name"]: p for p in (json_schema(spec, p) for p in op.get("parameters", [])) if p["in"] == "query"
+    }
     for name, value in (request["query"] or {}).items():
         assert name in declared, f"query parameter {name!r} is not documented for {request['path']}"
         kind = declared[name].get("schema", {}).get("type")
@@ -46,7 +48,9 @@ def test_every_request_the_hook_sends_is_documented_and_well_formed(dify, spec, 
     hook.get_parameters()
     hook.get_app_info()
     hook.list_runs(user="spec-user", status="stopped", page=1, limit=5)
-    detail = requests.get(f"{dify.base_url}/workflows/run/{ref.run_id}", headers=dify.headers("app-slow")).json()
+    detail = requests.get(
+        f"{dify.base_url}/workflows/run/{ref.run_id}", headers=dify.headers("app-slow")
+    ).json()
     hook.start_run(inputs={"query": "q", "delay": 1}, user="u", workflow_id=detail["workflow_id"])
     sent = dify.control.state()["requests"]
     assert len(sent) == 8

@@ -40,23 +40,45 @@ def context(store=None):
 
 def operator(**kwargs) -> DifyRunWorkflowOperator:
     kwargs.setdefault("inputs", {"query": "q", "delay": 1})
-    return DifyRunWorkflowOperator(task_id="task", conn_id="dify_slow", deferrable=False, poll_interval=0.2, **kwargs)
+    return DifyRunWorkflowOperator(
+        task_id="task", conn_id="dify_slow", deferrable=False, poll_interval=0.2, **kwargs
+    )
 
 
-def test_the_run_id_is_pushed_and_the_reference_remembered_for_retries(dify):
-    store = Store()
+class History(Store):
+    """A store that also keeps every value it was given."""
+
+    def __init__(self, **values):
+        super().__init__(**values)
+        self.written = []
+
+    def set(self, key, value, retention=None):
+        super().set(key, value)
+        self.written.append(value)
+
+
+def test_the_run_id_is_pushed_and_the_reference_remembered_until_the_task_has_its_result(dify):
+    store = History()
     ctx = context(store)
     result = operator().execute(ctx)
-    assert ctx["ti"].xcom["run_id"] == result["run_id"] == store["remote_run"]["run_id"]
-    assert store["remote_run"]["user"] == "airflow:dag:task:manual__1:-1"
+    assert ctx["ti"].xcom["run_id"] == result["run_id"]
+    (stored,) = store.written
+    assert stored["waiter"] == "worker" and stored["run"]["run_id"] == result["run_id"]
+    assert stored["run"]["user"] == "airflow:dag:task:manual__1:-1" and stored["run"]["task_id"]
+    assert "remote_run" not in store  # a success leaves nothing for a cleared task to re-attach to
 
 
 def test_a_retry_reattaches_to_the_run_of_an_earlier_try(dify):
     ref = DifyHook("dify_slow").start_run(inputs={"query": "q", "delay": 2}, user="u")
     store = Store(remote_run=ref.to_json())
-    result = operator().execute(context(store))
+    task = operator()
+    result = task.execute(context(store))
     assert result["run_id"] == ref.run_id and result["status"] == "succeeded"
     assert len(dify.control.runs()) == 1
+    # the "Remote run" link Airflow asks for at the end points at the re-attached run's app
+    (link,) = task.operator_extra_links
+    assert link.get_link(task, ti_key=None) == DifyHook("dify_slow").run_url(ref)
+    assert link.get_link(task, ti_key=None).endswith(f"/app/{ref.extras['app_id']}/logs")
 
 
 def test_a_retry_after_a_failed_run_starts_a_new_one(dify):
@@ -75,7 +97,9 @@ def test_a_timeout_stops_the_run_and_forgets_it(dify):
     with pytest.raises(RunTimedOut):
         operator(inputs={"query": "q", "delay": 30}, timeout=1).execute(context(store))
     assert dify.control.count("stops") == 1
-    assert "remote_run" not in store  # a stopped Dify run polls as running: never re-attach to it
+    assert (
+        store["remote_run"]["waiter"] == "stopped"
+    )  # a stopped Dify run polls as running: never re-attach to it
 
 
 def test_on_kill_stops_the_started_run(dify):

@@ -27,15 +27,19 @@ def test_serialization_round_trip_holds_no_secret(dify):
 
 
 def test_kwargs_are_coerced_to_json_and_bad_ones_fail_before_deferring():
-    trigger = WorkflowRunTrigger(platform="dify", conn_id="c", run={"run_id": 7}, poll_interval="5", end_time=1)
+    trigger = WorkflowRunTrigger(
+        platform_key="dify", conn_id="c", run={"run_id": 7}, poll_interval="5", end_time=1
+    )
     assert trigger.serialize()[1]["run"] == {"run_id": "7"} and trigger.serialize()[1]["poll_interval"] == 5.0
     with pytest.raises(TypeError):
-        WorkflowRunTrigger(platform="dify", conn_id="c", run={"run_id": "r"}, poll_interval=object(), end_time=1)
+        WorkflowRunTrigger(
+            platform_key="dify", conn_id="c", run={"run_id": "r"}, poll_interval=object(), end_time=1
+        )
 
 
 def test_an_unknown_platform_is_rejected_early():
     with pytest.raises(ValueError, match="Unknown platform 'difi'"):
-        WorkflowRunTrigger(platform="difi", conn_id="c", run={"run_id": "r"}, poll_interval=1, end_time=1)
+        WorkflowRunTrigger(platform_key="difi", conn_id="c", run={"run_id": "r"}, poll_interval=1, end_time=1)
 
 
 def test_yields_exactly_one_success_event(dify):

@@ -8,13 +8,13 @@ import pytest
 
 from airflow_workflow_providers.core.errors import ResponseFormatError
 from airflow_workflow_providers.core.model import Response, RunRef, RunState
+from airflow_workflow_providers.core.pacing import RateBudget
 from airflow_workflow_providers.flowy.api import (
-    MAX_PACE,
     FlowyAPI,
     input_problems,
     media_outputs,
-    pace_delay,
     parse_run,
+    rate_budget,
 )
 
 API = FlowyAPI()
@@ -27,7 +27,12 @@ COMPLETED = {
     "status": "completed",
     "outputs": [
         {"nodeId": "caption", "kind": "text", "url": None, "text": "a cat"},
-        {"nodeId": "image", "kind": "image", "url": "https://cdn.example/a.png?expires=1&sig=s", "text": None},
+        {
+            "nodeId": "image",
+            "kind": "image",
+            "url": "https://cdn.example/a.png?expires=1&sig=s",
+            "text": None,
+        },
     ],
     "error": None,
     "createdAt": "2026-01-02T03:04:05.000Z",
@@ -59,10 +64,14 @@ class TestStart:
         assert not call.idempotent
 
     def test_a_202_envelope_yields_the_run_id(self):
-        ref = API.start(app_id="abc", inputs={}).parse(answer(202, {"data": {"runId": RUN_ID, "status": "queued"}}))
+        ref = API.start(app_id="abc", inputs={}).parse(
+            answer(202, {"data": {"runId": RUN_ID, "status": "queued"}})
+        )
         assert ref == RunRef(RUN_ID)
 
-    @pytest.mark.parametrize("body", [{"runId": RUN_ID}, {"data": {"status": "queued"}}, {"data": []}, [], b"<html>"])
+    @pytest.mark.parametrize(
+        "body", [{"runId": RUN_ID}, {"data": {"status": "queued"}}, {"data": []}, [], b"<html>"]
+    )
     def test_a_malformed_start_answer_is_a_typed_error(self, body):
         with pytest.raises(ResponseFormatError):
             API.start(app_id="abc", inputs={}).parse(answer(202, body))
@@ -74,7 +83,12 @@ class TestParseRun:
         assert (run.state, run.raw_status, run.error_message) == (RunState.SUCCEEDED, "completed", None)
         assert run.outputs == {
             "caption": {"nodeId": "caption", "kind": "text", "url": None, "text": "a cat"},
-            "image": {"nodeId": "image", "kind": "image", "url": COMPLETED["outputs"][1]["url"], "text": None},
+            "image": {
+                "nodeId": "image",
+                "kind": "image",
+                "url": COMPLETED["outputs"][1]["url"],
+                "text": None,
+            },
         }
         result = run.to_result()
         assert result["status"] == "succeeded" and result["app_title"] == "Echo Studio"
@@ -82,7 +96,12 @@ class TestParseRun:
 
     @pytest.mark.parametrize(
         ("status", "state"),
-        [("queued", RunState.QUEUED), ("running", RunState.RUNNING), ("completed", RunState.SUCCEEDED), ("failed", RunState.FAILED)],
+        [
+            ("queued", RunState.QUEUED),
+            ("running", RunState.RUNNING),
+            ("completed", RunState.SUCCEEDED),
+            ("failed", RunState.FAILED),
+        ],
     )
     def test_every_documented_status(self, status, state):
         assert parse_run({"runId": RUN_ID, "status": status, "outputs": []}).state is state
@@ -93,7 +112,9 @@ class TestParseRun:
         assert run.state is RunState.RUNNING and not run.state.is_terminal and run.raw_status == status
 
     def test_a_failed_run_carries_its_error_text(self):
-        run = parse_run({"runId": RUN_ID, "status": "failed", "outputs": [], "error": "render failed: GPU worker lost"})
+        run = parse_run(
+            {"runId": RUN_ID, "status": "failed", "outputs": [], "error": "render failed: GPU worker lost"}
+        )
         assert (run.state, run.error_message) == (RunState.FAILED, "render failed: GPU worker lost")
 
     def test_an_error_object_is_read_for_its_message(self):
@@ -120,7 +141,9 @@ class TestParseRun:
         with pytest.raises(ResponseFormatError):
             parse_run(payload)
 
-    @pytest.mark.parametrize("body", [b"<html>502</html>", {"runId": RUN_ID, "status": "running"}, {"error": "oops"}])
+    @pytest.mark.parametrize(
+        "body", [b"<html>502</html>", {"runId": RUN_ID, "status": "running"}, {"error": "oops"}]
+    )
     def test_a_body_outside_the_data_envelope_is_a_typed_error(self, body):
         with pytest.raises(ResponseFormatError):
             API.status(RunRef(RUN_ID)).parse(answer(200, body))
@@ -132,7 +155,9 @@ class TestMediaOutputs:
         assert list(media_outputs(run)) == ["image"]
 
     def test_a_media_output_without_a_url_is_reported(self):
-        run = parse_run({"runId": RUN_ID, "status": "completed", "outputs": [{"nodeId": "clip", "kind": "video"}]})
+        run = parse_run(
+            {"runId": RUN_ID, "status": "completed", "outputs": [{"nodeId": "clip", "kind": "video"}]}
+        )
         with pytest.raises(ResponseFormatError, match="output 'clip' \\(video\\) has no URL"):
             media_outputs(run)
 
@@ -156,10 +181,15 @@ class TestErrors:
         assert API.retry_verdict(answer(status, {"error": "no"})) is False
 
     def test_429_honours_retry_after(self):
-        assert API.retry_verdict(answer(429, {"error": "too many concurrent runs"}, **{"Retry-After": "7"})) == 7.0
+        assert (
+            API.retry_verdict(answer(429, {"error": "too many concurrent runs"}, **{"Retry-After": "7"}))
+            == 7.0
+        )
 
     def test_429_without_retry_after_waits_for_the_window_reset(self):
-        verdict = API.retry_verdict(answer(429, {"error": "slow down"}, **{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "3"}))
+        verdict = API.retry_verdict(
+            answer(429, {"error": "slow down"}, **{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "3"})
+        )
         assert verdict == 3.0
 
     def test_429_without_any_hint_backs_off(self):
@@ -170,31 +200,34 @@ class TestErrors:
         assert API.retry_verdict(answer(status, b"")) is True
 
 
-class TestPacing:
+class TestRateBudget:
     NOW = 1_800_000_000.0
 
     def limit(self, remaining: str, reset: str) -> Response:
-        return answer(200, {"data": []}, **{"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": remaining, "X-RateLimit-Reset": reset})
+        return answer(
+            200,
+            {"data": []},
+            **{"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": remaining, "X-RateLimit-Reset": reset},
+        )
 
-    def test_a_spent_budget_holds_until_the_reset(self):
-        assert pace_delay(self.limit("0", str(int(self.NOW) + 12)), self.NOW) == 12.0
-
-    def test_budget_left_means_no_hold(self):
-        assert pace_delay(self.limit("1", str(int(self.NOW) + 12)), self.NOW) == 0.0
-
-    def test_a_reset_in_the_past_means_no_hold(self):
-        assert pace_delay(self.limit("0", str(int(self.NOW) - 5)), self.NOW) == 0.0
+    def test_the_headers_give_what_is_left_and_when_it_refills(self):
+        assert rate_budget(self.limit("7", str(int(self.NOW) + 12)), self.NOW) == RateBudget(7, self.NOW + 12)
 
     def test_a_reset_given_as_seconds_until_is_tolerated(self):
-        assert pace_delay(self.limit("0", "9"), self.NOW) == 9.0
+        assert rate_budget(self.limit("0", "9"), self.NOW) == RateBudget(0, self.NOW + 9)
 
-    def test_a_far_reset_is_capped(self):
-        assert pace_delay(self.limit("0", str(int(self.NOW) + 86_400)), self.NOW) == MAX_PACE
-
-    @pytest.mark.parametrize(("remaining", "reset"), [("", ""), ("0", ""), ("", "100"), ("zero", "100"), ("0", "soon")])
-    def test_missing_or_unreadable_headers_mean_no_hold(self, remaining, reset):
+    @pytest.mark.parametrize(
+        ("remaining", "reset"), [("", ""), ("0", ""), ("", "100"), ("zero", "100"), ("0", "soon")]
+    )
+    def test_missing_or_unreadable_headers_mean_no_known_budget(self, remaining, reset):
         headers = {k: v for k, v in (("X-RateLimit-Remaining", remaining), ("X-RateLimit-Reset", reset)) if v}
-        assert pace_delay(answer(200, {"data": []}, **headers), self.NOW) == 0.0
+        assert rate_budget(answer(200, {"data": []}, **headers), self.NOW) is None
+
+    def test_a_429_with_a_spent_budget_waits_for_the_reset(self):
+        reset = answer(
+            429, {"error": "rate limit exceeded"}, **{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "20"}
+        )
+        assert 19 < API.retry_verdict(reset) <= 20
 
 
 class TestInputProblems:
@@ -211,7 +244,9 @@ class TestInputProblems:
         ]
 
     def test_an_empty_string_does_not_fill_a_required_input(self):
-        assert input_problems(APP, {"prompt": "", "voice": "http://x/v.mp3"}) == ["missing required input 'prompt' (Prompt)"]
+        assert input_problems(APP, {"prompt": "", "voice": "http://x/v.mp3"}) == [
+            "missing required input 'prompt' (Prompt)"
+        ]
 
     def test_values_must_be_strings(self):
         problems = input_problems(APP, {"prompt": 3, "voice": "http://x/v.mp3"})
@@ -224,7 +259,9 @@ class TestInputProblems:
     def test_inputs_that_are_not_a_mapping_are_a_problem(self):
         assert input_problems(APP, ["prompt"]) == ["inputs must be a mapping of node id to value, got list"]
 
-    @pytest.mark.parametrize("app", [{"id": "x"}, {"id": "x", "inputs": {}}, {"id": "x", "inputs": [{"kind": "text"}]}])
+    @pytest.mark.parametrize(
+        "app", [{"id": "x"}, {"id": "x", "inputs": {}}, {"id": "x", "inputs": [{"kind": "text"}]}]
+    )
     def test_an_app_without_readable_inputs_is_a_typed_error(self, app):
         with pytest.raises(ResponseFormatError):
             input_problems(app, {})

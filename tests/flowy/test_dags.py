@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.compat import lacks_task_state_store, needs_task_state_store
+
 MODES = ["deferred", "blocking"]
 MEDIA_BYTES = 300 * 1024
 
@@ -35,9 +37,18 @@ def test_media_outputs_are_stored_in_output_dir_right_after_completion(flowy, ru
     stored = Path(image["location"])
     assert stored == tmp_path / "out" / run["run_id"] / "image.png"
     independent = requests.get(image["url"], timeout=10).content  # the original URL is kept beside
-    assert hashlib.sha256(stored.read_bytes()).hexdigest() == image["sha256"] == hashlib.sha256(independent).hexdigest()
+    assert (
+        hashlib.sha256(stored.read_bytes()).hexdigest()
+        == image["sha256"]
+        == hashlib.sha256(independent).hexdigest()
+    )
     assert image["size"] == stored.stat().st_size == len(independent) == MEDIA_BYTES
-    assert run["outputs"]["caption"] == {"nodeId": "caption", "kind": "text", "url": None, "text": "a red fox"}
+    assert run["outputs"]["caption"] == {
+        "nodeId": "caption",
+        "kind": "text",
+        "url": None,
+        "text": "a red fox",
+    }
     assert result.value("use")["image"] == image
 
 
@@ -50,15 +61,33 @@ def test_an_output_that_cannot_be_downloaded_fails_the_task(flowy, run_dag, mode
     assert not list(tmp_path.rglob("*.png"))
 
 
+@needs_task_state_store
 @pytest.mark.parametrize("mode", MODES)
-def test_a_retry_after_a_failed_download_reattaches_to_the_run_instead_of_paying_again(flowy, run_dag, mode, tmp_path):
-    flowy.control.inject("status", r"/media/.*", method="GET", status=503)
+def test_a_retry_after_a_failed_download_reattaches_to_the_run_instead_of_paying_again(
+    flowy, run_dag, mode, tmp_path
+):
+    # a 403 (as for an expired signature) is not retried by the transport: the try fails on the download
+    flowy.control.inject("status", r"/media/.*", method="GET", status=403)
     result = run_dag(f"flowy_retry_{mode}", output_dir=str(tmp_path))
     assert result.tasks["run"] == "success"
     assert len(flowy.control.runs()) == 1
     media = [r["status"] for r in flowy.control.state()["requests"] if r["path"].startswith("/media/")]
-    assert media == [503, 200]  # the first try failed on the download, the second re-attached
+    assert media == [
+        403,
+        200,
+    ]  # the first try failed on the download, the second re-attached and fetched again
     assert Path(result.value("run")["outputs"]["image"]["location"]).exists()
+
+
+@lacks_task_state_store
+def test_without_task_state_store_a_retry_pays_for_a_new_run_and_says_so(flowy, run_dag, tmp_path, capfd):
+    # a 403 (as for an expired signature) is not retried by the transport: the try fails on the download
+    flowy.control.inject("status", r"/media/.*", method="GET", status=403)
+    result = run_dag("flowy_retry_blocking", output_dir=str(tmp_path))
+    assert result.tasks["run"] == "success"
+    assert len(flowy.control.runs()) == 2  # the retry paid for a second run
+    logged = " ".join("".join(capfd.readouterr()).split())
+    assert "a retry of this task that starts over cannot re-attach to the run this try starts" in logged
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -12,7 +12,12 @@ import pytest
 import requests
 
 from airflow_workflow_providers.core import transport
-from airflow_workflow_providers.core.errors import InputValidationError, PermanentAPIError, PlatformAPIError, RunFailed
+from airflow_workflow_providers.core.errors import (
+    InputValidationError,
+    PermanentAPIError,
+    PlatformAPIError,
+    RunFailed,
+)
 from airflow_workflow_providers.core.model import RunState
 from airflow_workflow_providers.core.retry import RetryPolicy
 from airflow_workflow_providers.flowy.hooks import FlowyHook
@@ -52,7 +57,12 @@ class TestRuns:
         run = finished(flowy, "hello flowy")
         assert ("POST", f"/apps/{flowy.app_ids['echo']}/runs", 202) in requests_seen(flowy)
         assert (run.state, run.raw_status) == (RunState.SUCCEEDED, "completed")
-        assert run.outputs["caption"] == {"nodeId": "caption", "kind": "text", "url": None, "text": "hello flowy"}
+        assert run.outputs["caption"] == {
+            "nodeId": "caption",
+            "kind": "text",
+            "url": None,
+            "text": "hello flowy",
+        }
         assert run.outputs["image"]["kind"] == "image" and run.outputs["image"]["url"].startswith("http")
         assert run.usage["app_title"] == "Echo Studio"
         assert list(flowy.control.runs()) == [run.run_id]
@@ -66,7 +76,10 @@ class TestRuns:
     def test_a_failed_run_reports_the_remote_error(self, flowy):
         h = hook()
         ref = h.start_run(app_id=flowy.app_ids["slow"], inputs={"prompt": "p", "seconds": "-1"})
-        with pytest.raises(RunFailed, match=f"Flowy run {ref.run_id} failed: render failed: GPU worker lost \\(status='failed'\\)"):
+        with pytest.raises(
+            RunFailed,
+            match=f"Flowy run {ref.run_id} failed: render failed: GPU worker lost \\(status='failed'\\)",
+        ):
             h.wait_for_run(ref, end_time=time.time() + 20, poll_interval=0.1)
 
     def test_cancel_is_not_possible_and_says_so(self, flowy):
@@ -82,7 +95,8 @@ class TestApps:
         assert {app["id"] for app in apps} == set(flowy.app_ids.values())
         app = hook().get_app(flowy.app_ids["echo"])
         assert [(i["nodeId"], i["kind"], i["required"]) for i in app["inputs"]] == [
-            ("prompt", "text", True), ("reference", "image_url", False),
+            ("prompt", "text", True),
+            ("reference", "image_url", False),
         ]
 
     def test_invalid_inputs_are_all_named_and_nothing_is_submitted(self, flowy):
@@ -151,12 +165,17 @@ class TestLimits:
             time.sleep(60 - time.time() % 60 + 0.1)
         flowy.control.settings(rate_limit_per_minute=3)
         holds: list[float] = []
+        skipped = [0.0]
 
         def sleep(seconds: float) -> None:  # the window turning over, without waiting for it
             holds.append(seconds)
+            skipped[0] += seconds
             flowy.control.settings(rate_limit_per_minute=60)
 
-        monkeypatch.setattr(transport, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=sleep))
+        clock = types.SimpleNamespace(
+            monotonic=time.monotonic, sleep=sleep, time=lambda: time.time() + skipped[0]
+        )
+        monkeypatch.setattr(transport, "time", clock)
         h = hook()
         for _ in range(4):
             h.list_apps()
@@ -179,7 +198,9 @@ class TestDownload:
     def test_an_output_is_written_to_a_path_or_storage_url(self, flowy, tmp_path, form):
         url = finished(flowy).outputs["image"]["url"]
         target = tmp_path / "image.png"
-        stored = hook().download(url, {"path": target, "str": str(target), "file-url": f"file://{target}"}[form])
+        stored = hook().download(
+            url, {"path": target, "str": str(target), "file-url": f"file://{target}"}[form]
+        )
         data = target.read_bytes()
         assert stored == {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         assert data.startswith(b"\x89PNG")

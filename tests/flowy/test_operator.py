@@ -38,7 +38,7 @@ def test_a_file_url_output_dir_gets_one_file_per_media_output(flowy, tmp_path):
 def test_a_download_failure_names_the_output_and_the_run(flowy, tmp_path):
     flowy.control.settings(url_expiry_seconds=0)
     run = completed_run(flowy)
-    pattern = f"Flowy run {run.run_id} completed, but its output 'image' \\(image\\) could not be stored at .*HTTP 403"
+    pattern = f"Flowy run {run.run_id} completed, but its output 'image' could not be stored at .*HTTP 403"
     with pytest.raises(PlatformAPIError, match=pattern) as raised:
         operator(flowy, output_dir=str(tmp_path)).completed(run)
     assert raised.value.run_id == run.run_id and "sig=" not in str(raised.value)
@@ -46,9 +46,9 @@ def test_a_download_failure_names_the_output_and_the_run(flowy, tmp_path):
 
 def test_an_unusable_output_dir_is_rejected_before_submitting(flowy):
     with pytest.raises(ConfigurationError, match="output_dir 'nosuch://bucket/x'"):
-        operator(flowy, output_dir="nosuch://bucket/x").check_inputs({"app_id": flowy.app_ids["echo"], "inputs": {"prompt": "p"}})
+        operator(flowy, output_dir="nosuch://bucket/x").execute({})
     assert flowy.control.count("starts") == 0
 
 
 def test_app_id_inputs_and_output_dir_are_templated():
-    assert set(FlowyRunAppOperator.template_fields) == {"app_id", "inputs", "output_dir"}
+    assert set(FlowyRunAppOperator.template_fields) == {"app_id", "inputs", "output_dir", "conn_id"}

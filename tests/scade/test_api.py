@@ -31,8 +31,12 @@ API = ScadeAPI()
 RUNNING = {
     "id": 22311,
     "data": {
-        "start_node_id": "SYnn-start", "end_node_id": "y5iI-end", "result_node_id": "y5iI-end",
-        "node_settings": {"SYnn-start": {"data": {"text": "hi"}}}, "node_id": None, "init_context": {},
+        "start_node_id": "SYnn-start",
+        "end_node_id": "y5iI-end",
+        "result_node_id": "y5iI-end",
+        "node_settings": {"SYnn-start": {"data": {"text": "hi"}}},
+        "node_id": None,
+        "init_context": {},
     },
     "status": 2,
     "created": "2024-04-18T21:14:34.800001",
@@ -63,7 +67,7 @@ class TestParseRun:
         run = parse_run(RUNNING)
         assert (run.run_id, run.state, run.raw_status) == ("22311", RunState.RUNNING, 2)
         assert run.outputs is None and run.error_message is None
-        assert run.usage == {"execution_cost": None, "execution_time": None}
+        assert run.usage == {"elapsed_time": None, "execution_cost": None, "execution_time": None}
 
     def test_a_queued_task_is_not_terminal(self):
         assert not parse_run(record(1)).state.is_terminal
@@ -82,8 +86,14 @@ class TestParseRun:
         assert run.state is RunState.SUCCEEDED
         assert run.outputs == {"result": "hi", "score": 3}
         assert run.to_result() == {
-            "run_id": "22311", "status": "succeeded", "raw_status": 3, "outputs": {"result": "hi", "score": 3},
-            "error": None, "execution_cost": 0.25, "execution_time": 1.32,
+            "run_id": "22311",
+            "status": "succeeded",
+            "raw_status": 3,
+            "outputs": {"result": "hi", "score": 3},
+            "error": None,
+            "elapsed_time": 1.32,
+            "execution_cost": 0.25,
+            "execution_time": 1.32,
         }
 
     def test_a_failed_task_carries_the_error_text(self):
@@ -166,7 +176,9 @@ class TestUnwrapOutputs:
 class TestStatusMap:
     def test_int_and_string_keys_and_state_names_are_accepted(self):
         assert normalize_status_map({"6": "SUCCEEDED", 8: "failed", "9": RunState.QUEUED}) == {
-            6: RunState.SUCCEEDED, 8: RunState.FAILED, 9: RunState.QUEUED,
+            6: RunState.SUCCEEDED,
+            8: RunState.FAILED,
+            9: RunState.QUEUED,
         }
 
     def test_the_json_form_has_string_keys_and_state_values(self):
@@ -175,7 +187,12 @@ class TestStatusMap:
 
     @pytest.mark.parametrize(
         ("status_map", "match"),
-        [({"six": "succeeded"}, "'six'"), ({6: "done"}, "'done'.*succeeded"), ({True: "failed"}, "True"), ([6], "dict")],
+        [
+            ({"six": "succeeded"}, "'six'"),
+            ({6: "done"}, "'done'.*succeeded"),
+            ({True: "failed"}, "True"),
+            ([6], "dict"),
+        ],
     )
     def test_wrong_entries_are_configuration_errors_naming_them(self, status_map, match):
         with pytest.raises(ConfigurationError, match=match):
@@ -187,9 +204,15 @@ class TestStart:
 
     def test_inputs_become_the_start_nodes_data_and_the_result_node_defaults_to_the_end_node(self):
         call = API.start(**self.SPEC, inputs={"text": "hi"})
-        assert (call.request.method, call.request.path, call.idempotent) == ("POST", "/scade/flow/1607/execute", False)
+        assert (call.request.method, call.request.path, call.idempotent) == (
+            "POST",
+            "/scade/flow/1607/execute",
+            False,
+        )
         assert call.request.json == {
-            "start_node_id": "SYnn-start", "end_node_id": "y5iI-end", "result_node_id": "y5iI-end",
+            "start_node_id": "SYnn-start",
+            "end_node_id": "y5iI-end",
+            "result_node_id": "y5iI-end",
             "node_settings": {"SYnn-start": {"data": {"text": "hi"}}},
         }
 
@@ -200,7 +223,10 @@ class TestStart:
         settings = build_node_settings(
             "SYnn-start",
             {"text": "from inputs"},
-            {"SYnn-start": {"data": {"text": "old", "lang": "en"}, "model": "x"}, "llm": {"data": {"t": 0.2}}},
+            {
+                "SYnn-start": {"data": {"text": "old", "lang": "en"}, "model": "x"},
+                "llm": {"data": {"t": 0.2}},
+            },
         )
         assert settings == {
             "SYnn-start": {"data": {"text": "from inputs", "lang": "en"}, "model": "x"},
@@ -260,7 +286,8 @@ class TestConnection:
         assert probe.parse(answer(RUNNING)) == "the key can read task 22311"
 
     @pytest.mark.parametrize(
-        ("status", "code", "accepted"), [(404, None, True), (404, "not_json", False), (401, None, False), (400, None, False)]
+        ("status", "code", "accepted"),
+        [(404, None, True), (404, "not_json", False), (401, None, False), (400, None, False)],
     )
     def test_only_scades_own_404_proves_the_key(self, status, code, accepted):
         error = PermanentAPIError("x", platform="Scade", status_code=status, code=code)

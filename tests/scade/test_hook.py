@@ -54,7 +54,9 @@ def test_the_start_request_carries_inputs_as_the_start_nodes_data(scade):
     start = next(r for r in scade.control.state()["requests"] if r["method"] == "POST")
     assert start["path"] == "/scade/flow/1607/execute"
     assert start["json"] == {
-        "start_node_id": "SYnn-start", "end_node_id": "y5iI-end", "result_node_id": "y5iI-end",
+        "start_node_id": "SYnn-start",
+        "end_node_id": "y5iI-end",
+        "result_node_id": "y5iI-end",
         "node_settings": {"SYnn-start": {"data": {"lang": "en", "text": "hi"}}},
     }
 
@@ -77,7 +79,9 @@ def test_nested_results_are_unwrapped_over_http(scade, shape):
 def test_a_failed_flow_reports_its_error(scade):
     h = hook()
     ref = h.start_run(**SLOW, inputs={"text": "x", "delay": -1})
-    with pytest.raises(RunFailed, match=r"Scade run 22311 failed: Node Zp9w-end failed: upstream timeout \(status=4\)"):
+    with pytest.raises(
+        RunFailed, match=r"Scade run 22311 failed: Node Zp9w-end failed: upstream timeout \(status=4\)"
+    ):
         wait(h, ref)
 
 
@@ -111,7 +115,10 @@ def test_cancel_is_impossible_and_says_the_flow_keeps_running(scade, capsys):
     ref = h.start_run(**SLOW, inputs={"text": "x", "delay": 30})
     assert h.cancel_run(ref) is False
     logged = "".join(capsys.readouterr())  # Airflow's structlog writes task and hook logs to the console
-    assert "Cannot stop run 22311 (Scade has no endpoint to stop a flow run): it keeps running remotely" in logged
+    assert (
+        "Cannot stop run 22311 (Scade has no endpoint to stop a flow run): it keeps running remotely"
+        in logged
+    )
     assert asyncio.run(h.acancel_run(ref)) is False
     assert not h.get_run(ref).state.is_terminal
 

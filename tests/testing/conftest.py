@@ -28,16 +28,16 @@ class Api:
         return self.request("POST", path, **kwargs)
 
 
-def _client_fixture(platform: str) -> Any:
-    @pytest.fixture(name=platform)
+def _client_fixture(platform_key: str) -> Any:
+    @pytest.fixture(name=platform_key.split("_")[0])
     def client(request: pytest.FixtureRequest) -> Api:
         """A client of this platform's emulator (reset for the test)."""
-        return Api(request.getfixturevalue(f"{platform}_emulator"))
+        return Api(request.getfixturevalue(f"{platform_key}_emulator"))
 
     return client
 
 
-dify, scade, arcee, flowy = (_client_fixture(platform) for platform in ("dify", "scade", "arcee", "flowy"))
+dify, scade, arcee, flowy = (_client_fixture(key) for key in ("dify", "scade", "arcee_orchestra", "flowy"))
 
 
 @pytest.fixture

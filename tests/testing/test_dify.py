@@ -21,7 +21,9 @@ def quick_streams(dify_emulator: RunningEmulator) -> None:
     dify_emulator.control.settings(ping_interval=0.1, stream_close_delay=0.1, stream_hang_seconds=0.3)
 
 
-def start_streaming(dify: Api, inputs: dict, headers: dict | None = None, user: str = "u") -> requests.Response:
+def start_streaming(
+    dify: Api, inputs: dict, headers: dict | None = None, user: str = "u"
+) -> requests.Response:
     body = {"inputs": inputs, "response_mode": "streaming", "user": user}
     return dify.post("/workflows/run", json=body, headers=headers or {}, stream=True)
 
@@ -43,11 +45,16 @@ def data_events(frames: list[list[str]]) -> list[dict]:
 
 class TestBlocking:
     def test_echo_run_succeeds_and_polls_as_recorded(self, dify: Api) -> None:
-        started = dify.post("/workflows/run", json={"inputs": {"query": "hello airflow"}, "user": "airflow-test"})
+        started = dify.post(
+            "/workflows/run", json={"inputs": {"query": "hello airflow"}, "user": "airflow-test"}
+        )
         assert started.status_code == 200
         data = started.json()["data"]
-        assert (data["status"], data["outputs"], data["error"]) == ("succeeded", {"result": "hello airflow",
-                                                                                  "attachment": None}, None)
+        assert (data["status"], data["outputs"], data["error"]) == (
+            "succeeded",
+            {"result": "hello airflow", "attachment": None},
+            None,
+        )
         detail = dify.get(f"/workflows/run/{started.json()['workflow_run_id']}").json()
         inputs = json.loads(detail["inputs"])
         assert inputs["query"] == "hello airflow" and inputs["sys.user_id"] == "airflow-test"
@@ -55,8 +62,9 @@ class TestBlocking:
         assert isinstance(detail["created_at"], int) and isinstance(detail["finished_at"], int)
 
     def test_failed_node_is_http_200_with_status_failed(self, dify: Api) -> None:
-        response = dify.post("/workflows/run", headers=SLOW, json={"inputs": {"query": "fail", "delay": -1},
-                                                                   "user": "u"})
+        response = dify.post(
+            "/workflows/run", headers=SLOW, json={"inputs": {"query": "fail", "delay": -1}, "user": "u"}
+        )
         assert response.status_code == 200
         data = response.json()["data"]
         assert (data["status"], data["outputs"]) == ("failed", {})
@@ -73,28 +81,45 @@ class TestBlocking:
     def test_invalid_inputs_answer_invalid_param(self, dify: Api, inputs: dict, message: str) -> None:
         response = dify.post("/workflows/run", headers=SLOW, json={"inputs": inputs, "user": "u"})
         assert (response.status_code, response.json()) == (
-            400, {"code": "invalid_param", "message": message, "status": 400})
+            400,
+            {"code": "invalid_param", "message": message, "status": 400},
+        )
 
     def test_user_is_required(self, dify: Api) -> None:
         response = dify.post("/workflows/run", json={"inputs": {"query": "x"}})
-        assert response.json() == {"code": "invalid_param", "message": "Arg user must be provided.", "status": 400}
+        assert response.json() == {
+            "code": "invalid_param",
+            "message": "Arg user must be provided.",
+            "status": 400,
+        }
 
     def test_number_default_applies_when_omitted(self, dify: Api, dify_emulator: RunningEmulator) -> None:
         dify_emulator.control.settings(run_seconds_multiplier=0.01)
-        data = dify.post("/workflows/run", headers=SLOW, json={"inputs": {"query": "q"}, "user": "u"}).json()["data"]
+        data = dify.post("/workflows/run", headers=SLOW, json={"inputs": {"query": "q"}, "user": "u"}).json()[
+            "data"
+        ]
         assert data["outputs"]["body"] == '{"slept": 8, "path": "/sleep?s=8"}'
 
     def test_select_options_are_enforced(self, dify: Api, dify_emulator: RunningEmulator) -> None:
-        dify_emulator.control.add_app(id="app-form", name="form", inputs=[
-            {"name": "tone", "type": "select", "options": ["dry", "warm"]}])
-        response = dify.post("/workflows/run", headers={"Authorization": "Bearer app-form"},
-                             json={"inputs": {"tone": "loud"}, "user": "u"})
-        assert response.json()["message"] == "tone in input form must be one of the following: ['dry', 'warm']"
+        dify_emulator.control.add_app(
+            id="app-form",
+            name="form",
+            inputs=[{"name": "tone", "type": "select", "options": ["dry", "warm"]}],
+        )
+        response = dify.post(
+            "/workflows/run",
+            headers={"Authorization": "Bearer app-form"},
+            json={"inputs": {"tone": "loud"}, "user": "u"},
+        )
+        assert (
+            response.json()["message"] == "tone in input form must be one of the following: ['dry', 'warm']"
+        )
 
     def test_proxy_times_out_while_the_run_goes_on(self, dify: Api, dify_emulator: RunningEmulator) -> None:
         dify_emulator.control.settings(blocking_timeout=0.1)
-        response = dify.post("/workflows/run", headers=SLOW, json={"inputs": {"query": "q", "delay": 0.4},
-                                                                   "user": "u"})
+        response = dify.post(
+            "/workflows/run", headers=SLOW, json={"inputs": {"query": "q", "delay": 0.4}, "user": "u"}
+        )
         assert response.status_code == 504 and "<html>" in response.text
         (run_id,) = dify_emulator.control.runs()
         time.sleep(0.5)
@@ -107,8 +132,11 @@ class TestBlocking:
         unknown = dify.post("/workflows/00000000-0000-0000-0000-000000000000/run", json=body)
         assert (unknown.status_code, unknown.json()["code"]) == (404, "not_found")
         malformed = dify.post("/workflows/nope/run", json=body)
-        assert malformed.json() == {"code": "bad_request", "message": "Invalid workflow_id format: 'nope'. ",
-                                    "status": 400}
+        assert malformed.json() == {
+            "code": "bad_request",
+            "message": "Invalid workflow_id format: 'nope'. ",
+            "status": 400,
+        }
 
 
 class TestStreaming:
@@ -163,9 +191,15 @@ class TestStreaming:
         assert (finished["data"]["status"], finished["data"]["error"]) == ("stopped", "Stopped by user.")
         detail = dify.get(f"/workflows/run/{started['workflow_run_id']}", headers=SLOW).json()
         assert (detail["status"], detail["finished_at"], detail["elapsed_time"], detail["total_steps"]) == (
-            "running", None, 0.0, 0)
+            "running",
+            None,
+            0.0,
+            0,
+        )
 
-    def test_persist_stop_setting_fixes_the_upstream_bug(self, dify: Api, dify_emulator: RunningEmulator) -> None:
+    def test_persist_stop_setting_fixes_the_upstream_bug(
+        self, dify: Api, dify_emulator: RunningEmulator
+    ) -> None:
         dify_emulator.control.settings(persist_stop=True)
         response = start_streaming(dify, {"query": "q", "delay": 5}, SLOW)
         frames = sse_frames(response)
@@ -173,7 +207,10 @@ class TestStreaming:
         started = data_events([next(frames)])[0]
         dify.post(f"/workflows/tasks/{started['task_id']}/stop", headers=SLOW, json={"user": "u"})
         response.close()
-        assert dify.get(f"/workflows/run/{started['workflow_run_id']}", headers=SLOW).json()["status"] == "stopped"
+        assert (
+            dify.get(f"/workflows/run/{started['workflow_run_id']}", headers=SLOW).json()["status"]
+            == "stopped"
+        )
 
     def test_paused_outcome_emits_workflow_paused(self, dify: Api, dify_emulator: RunningEmulator) -> None:
         dify_emulator.control.add_app(id="app-echo", outcome="paused")
@@ -192,12 +229,20 @@ class TestStreaming:
 class TestRunsAndStops:
     def test_stop_answers_success_for_any_task_but_needs_a_user(self, dify: Api) -> None:
         assert dify.post("/workflows/tasks/whatever/stop", json={"user": "u"}).json() == {"result": "success"}
-        assert dify.post("/workflows/tasks/whatever/stop", json={}).json()["message"] == "Arg user must be provided."
+        assert (
+            dify.post("/workflows/tasks/whatever/stop", json={}).json()["message"]
+            == "Arg user must be provided."
+        )
 
     def test_unknown_malformed_and_foreign_run_ids(self, dify: Api) -> None:
-        run_id = dify.post("/workflows/run", json={"inputs": {"query": "q"}, "user": "u"}).json()["workflow_run_id"]
+        run_id = dify.post("/workflows/run", json={"inputs": {"query": "q"}, "user": "u"}).json()[
+            "workflow_run_id"
+        ]
         assert dify.get(f"/workflows/run/{run_id}", headers=SLOW).json() == {
-            "code": "not_found", "message": "Workflow run not found.", "status": 404}
+            "code": "not_found",
+            "message": "Workflow run not found.",
+            "status": 404,
+        }
         assert dify.get("/workflows/run/00000000-0000-0000-0000-000000000000").status_code == 404
         malformed = dify.get("/workflows/run/not-a-uuid")
         assert (malformed.status_code, malformed.json()["code"]) == (500, "unknown")
@@ -215,7 +260,9 @@ class TestRunsAndStops:
     def test_logs_filter_by_end_user(self, dify: Api) -> None:
         for user in ("alice", "bob", "alice"):
             dify.post("/workflows/run", json={"inputs": {"query": user}, "user": user})
-        logs = dify.get("/workflows/logs", params={"created_by_end_user_session_id": "alice", "limit": 1}).json()
+        logs = dify.get(
+            "/workflows/logs", params={"created_by_end_user_session_id": "alice", "limit": 1}
+        ).json()
         assert (logs["total"], logs["has_more"], logs["limit"], len(logs["data"])) == (2, True, 1, 1)
         assert logs["data"][0]["created_by_end_user"]["session_id"] == "alice"
         assert logs["data"][0]["workflow_run"]["status"] == "succeeded"
@@ -224,25 +271,37 @@ class TestRunsAndStops:
 
 class TestFilesAndAuth:
     def test_upload_then_run_with_the_file(self, dify: Api) -> None:
-        uploaded = dify.post("/files/upload", files={"file": ("hello.txt", b"hello from airflow", "text/plain")},
-                             data={"user": "u"})
+        uploaded = dify.post(
+            "/files/upload",
+            files={"file": ("hello.txt", b"hello from airflow", "text/plain")},
+            data={"user": "u"},
+        )
         assert uploaded.status_code == 201
         assert (uploaded.json()["extension"], uploaded.json()["size"]) == ("txt", 18)
-        attachment = {"type": "document", "transfer_method": "local_file", "upload_file_id": uploaded.json()["id"]}
-        outputs = dify.post("/workflows/run", json={"inputs": {"query": "f", "attachment": attachment},
-                                                    "user": "u"}).json()["data"]["outputs"]
+        attachment = {
+            "type": "document",
+            "transfer_method": "local_file",
+            "upload_file_id": uploaded.json()["id"],
+        }
+        outputs = dify.post(
+            "/workflows/run", json={"inputs": {"query": "f", "attachment": attachment}, "user": "u"}
+        ).json()["data"]["outputs"]
         assert outputs["attachment"]["filename"] == "hello.txt"
         assert requests.get(outputs["attachment"]["url"], timeout=5).content == b"hello from airflow"
 
     def test_upload_errors(self, dify: Api) -> None:
         assert dify.post("/files/upload", data={"user": "u"}).json()["code"] == "no_file_uploaded"
-        too_big = dify.post("/files/upload", files={"file": ("a.png", b"\0" * (10 * 1024 * 1024 + 1), "image/png")})
+        too_big = dify.post(
+            "/files/upload", files={"file": ("a.png", b"\0" * (10 * 1024 * 1024 + 1), "image/png")}
+        )
         assert (too_big.status_code, too_big.json()["code"]) == (413, "file_too_large")
 
     def test_wrong_key_is_rejected_and_recorded(self, dify: Api, dify_emulator: RunningEmulator) -> None:
         response = dify.get("/parameters", headers={"Authorization": "Bearer app-invalid"})
         assert (response.status_code, response.json()) == (
-            401, {"code": "unauthorized", "message": "Access token is invalid", "status": 401})
+            401,
+            {"code": "unauthorized", "message": "Access token is invalid", "status": 401},
+        )
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
         (entry,) = dify_emulator.control.state()["requests"]
         assert (entry["path"], entry["auth_valid"], entry["status"]) == ("/parameters", False, 401)
@@ -250,5 +309,13 @@ class TestFilesAndAuth:
 
     def test_parameters_describe_the_form(self, dify: Api) -> None:
         form = dify.get("/parameters", headers=SLOW).json()["user_input_form"]
-        assert form[1] == {"number": {"variable": "delay", "label": "delay", "type": "number", "required": False,
-                                      "default": 8, "options": []}}
+        assert form[1] == {
+            "number": {
+                "variable": "delay",
+                "label": "delay",
+                "type": "number",
+                "required": False,
+                "default": 8,
+                "options": [],
+            }
+        }

@@ -33,7 +33,11 @@ def json_schema(spec: dict[str, Any], node: Any) -> Any:
         for part in node["$ref"].removeprefix("#/").split("/"):
             target = target[part]
         return json_schema(spec, target)
-    schema = {key: json_schema(spec, value) for key, value in node.items() if key not in ("nullable", "discriminator")}
+    schema = {
+        key: json_schema(spec, value)
+        for key, value in node.items()
+        if key not in ("nullable", "discriminator")
+    }
     if node.get("nullable"):
         if "type" in schema:
             schema["type"] = [schema["type"], "null"]
@@ -58,16 +62,28 @@ def validate(spec: dict[str, Any], name: str, instance: Any) -> None:
 
 
 def error_example(spec: dict[str, Any], path: str, method: str, status: str, example: str) -> dict[str, Any]:
-    return spec["paths"][path][method]["responses"][status]["content"]["application/json"]["examples"][example]["value"]
+    return spec["paths"][path][method]["responses"][status]["content"]["application/json"]["examples"][
+        example
+    ]["value"]
 
 
-def test_parameters_match_app_parameters_response(spec: dict, dify: Api, dify_emulator: RunningEmulator) -> None:
-    dify_emulator.control.add_app(id="app-form", name="form", inputs=[
-        {"name": "city", "type": "text-input", "max_length": 48, "default": "Paris"},
-        {"name": "notes", "type": "paragraph", "required": False},
-        {"name": "tone", "type": "select", "options": ["dry", "warm"]},
-    ])
-    validate(spec, "AppParametersResponse", dify.get("/parameters", headers={"Authorization": "Bearer app-form"}).json())
+def test_parameters_match_app_parameters_response(
+    spec: dict, dify: Api, dify_emulator: RunningEmulator
+) -> None:
+    dify_emulator.control.add_app(
+        id="app-form",
+        name="form",
+        inputs=[
+            {"name": "city", "type": "text-input", "max_length": 48, "default": "Paris"},
+            {"name": "notes", "type": "paragraph", "required": False},
+            {"name": "tone", "type": "select", "options": ["dry", "warm"]},
+        ],
+    )
+    validate(
+        spec,
+        "AppParametersResponse",
+        dify.get("/parameters", headers={"Authorization": "Bearer app-form"}).json(),
+    )
 
 
 def test_info_matches_app_info_response(spec: dict, dify: Api) -> None:
@@ -77,12 +93,16 @@ def test_info_matches_app_info_response(spec: dict, dify: Api) -> None:
 def test_blocking_run_and_its_detail_match(spec: dict, dify: Api) -> None:
     started = dify.post("/workflows/run", json={"inputs": {"query": "q"}, "user": "u"}).json()
     validate(spec, "WorkflowBlockingResponse", started)
-    validate(spec, "WorkflowRunDetailResponse", dify.get(f"/workflows/run/{started['workflow_run_id']}").json())
+    validate(
+        spec, "WorkflowRunDetailResponse", dify.get(f"/workflows/run/{started['workflow_run_id']}").json()
+    )
 
 
 def test_running_and_failed_runs_match(spec: dict, dify: Api, dify_emulator: RunningEmulator) -> None:
     slow = {"Authorization": "Bearer app-slow"}
-    failed = dify.post("/workflows/run", headers=slow, json={"inputs": {"query": "q", "delay": -1}, "user": "u"})
+    failed = dify.post(
+        "/workflows/run", headers=slow, json={"inputs": {"query": "q", "delay": -1}, "user": "u"}
+    )
     validate(spec, "WorkflowBlockingResponse", failed.json())
     dify_emulator.control.settings(blocking_timeout=0.0)
     dify.post("/workflows/run", headers=slow, json={"inputs": {"query": "q", "delay": 5}, "user": "u"})
@@ -90,11 +110,17 @@ def test_running_and_failed_runs_match(spec: dict, dify: Api, dify_emulator: Run
         validate(spec, "WorkflowRunDetailResponse", dify.get(f"/workflows/run/{run_id}", headers=slow).json())
 
 
-def test_stream_events_match_their_event_schemas(spec: dict, dify: Api, dify_emulator: RunningEmulator) -> None:
+def test_stream_events_match_their_event_schemas(
+    spec: dict, dify: Api, dify_emulator: RunningEmulator
+) -> None:
     dify_emulator.control.settings(stream_close_delay=0.0)
     mapping = spec["components"]["schemas"]["ChunkWorkflowEvent"]["discriminator"]["mapping"]
-    response = dify.post("/workflows/run", json={"inputs": {"query": "q"}, "user": "u", "response_mode": "streaming"})
-    events = [json.loads(line[len("data: "):]) for line in response.text.splitlines() if line.startswith("data: ")]
+    response = dify.post(
+        "/workflows/run", json={"inputs": {"query": "q"}, "user": "u", "response_mode": "streaming"}
+    )
+    events = [
+        json.loads(line[len("data: ") :]) for line in response.text.splitlines() if line.startswith("data: ")
+    ]
     assert events
     for event in events:
         validate(spec, mapping[event["event"]].rsplit("/", 1)[-1], event)
@@ -109,9 +135,10 @@ def test_logs_and_upload_match(spec: dict, dify: Api) -> None:
 
 def test_error_bodies_equal_the_documented_examples(spec: dict, dify: Api) -> None:
     not_found = dify.get("/workflows/run/00000000-0000-0000-0000-000000000000").json()
-    assert not_found == error_example(spec, "/workflows/run/{workflow_run_id}", "get", "404", "workflow_run_not_found")
+    assert not_found == error_example(
+        spec, "/workflows/run/{workflow_run_id}", "get", "404", "workflow_run_not_found"
+    )
     no_user = dify.post("/workflows/tasks/t/stop", json={}).json()
     assert no_user == error_example(spec, "/workflows/tasks/{task_id}/stop", "post", "400", "invalid_param")
     no_file = dify.post("/files/upload", data={"user": "u"}).json()
     assert no_file == error_example(spec, "/files/upload", "post", "400", "no_file_uploaded")
-

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import struct
 import time
+import zlib
 from typing import Any
 
 import pytest
@@ -13,7 +15,6 @@ from airflow_workflow_providers.testing import RunningEmulator
 Api = Any  # the conftest's client
 ECHO = "65f1a2b3c4d5e6f708090a01"
 SLOW = "65f1a2b3c4d5e6f708090a02"
-
 
 
 def finished_run(flowy: Api, app_id: str = ECHO, **inputs: Any) -> dict:
@@ -39,6 +40,7 @@ def test_media_downloads_then_expires(flowy: Api, flowy_emulator: RunningEmulato
     assert (first.status_code, first.headers["Content-Type"]) == (200, "image/png")
     assert first.content.startswith(b"\x89PNG") and len(first.content) == 512 * 1024
     assert first.content == again.content
+    assert decoded_png(first.content) == (96, 96, 96 * (1 + 96 * 3))  # a real image, not just its magic
     assert requests.get(url.replace("sig=", "sig=0"), timeout=10).status_code == 403
     flowy_emulator.control.settings(url_expiry_seconds=0)
     expired = finished_run(flowy)["outputs"][1]["url"]
@@ -55,8 +57,13 @@ def test_app_description(flowy: Api) -> None:
     assert {app["id"] for app in apps} == {ECHO, SLOW}
     app = flowy.get(f"/apps/{ECHO}").json()["data"]
     assert [(i["nodeId"], i["kind"], i["required"]) for i in app["inputs"]] == [
-        ("prompt", "text", True), ("reference", "image_url", False)]
-    assert [(o["nodeId"], o["outputType"]) for o in app["outputs"]] == [("caption", "text"), ("image", "image")]
+        ("prompt", "text", True),
+        ("reference", "image_url", False),
+    ]
+    assert [(o["nodeId"], o["outputType"]) for o in app["outputs"]] == [
+        ("caption", "text"),
+        ("image", "image"),
+    ]
     assert flowy.get("/apps/000000000000000000000000").json() == {"error": "app not found"}
 
 
@@ -93,3 +100,19 @@ def test_wrong_key(flowy: Api) -> None:
     response = flowy.get("/apps", headers={"Authorization": "Bearer flw_sk_wrong"})
     assert (response.status_code, response.json()) == (401, {"error": "invalid api key"})
     assert "X-RateLimit-Limit" in response.headers
+
+
+def decoded_png(data: bytes) -> tuple[int, int, int]:
+    """(width, height, bytes of pixel rows) of a PNG, after checking every chunk's CRC."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    offset, chunks = 8, {}
+    while offset < len(data):
+        (length,), kind = struct.unpack(">I", data[offset : offset + 4]), data[offset + 4 : offset + 8]
+        body, crc = data[offset + 8 : offset + 8 + length], data[offset + 8 + length : offset + 12 + length]
+        assert struct.unpack(">I", crc)[0] == zlib.crc32(kind + body), kind
+        chunks.setdefault(kind, b"")
+        chunks[kind] += body
+        offset += 12 + length
+    assert list(chunks)[0] == b"IHDR" and list(chunks)[-1] == b"IEND"
+    width, height = struct.unpack(">II", chunks[b"IHDR"][:8])
+    return width, height, len(zlib.decompress(chunks[b"IDAT"]))

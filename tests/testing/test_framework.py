@@ -16,12 +16,16 @@ import requests
 
 from airflow_workflow_providers.testing import RunningEmulator, start_emulator
 
-SCADE_START = {"start_node_id": "SYnn-start", "end_node_id": "y5iI-end", "result_node_id": "y5iI-end",
-               "node_settings": {"SYnn-start": {"data": {"text": "hi"}}}}
+SCADE_START = {
+    "start_node_id": "SYnn-start",
+    "end_node_id": "y5iI-end",
+    "result_node_id": "y5iI-end",
+    "node_settings": {"SYnn-start": {"data": {"text": "hi"}}},
+}
 PROBES: dict[str, tuple[str, str, Any]] = {
     "dify": ("GET", "/info", None),
     "scade": ("POST", "/scade/flow/1607/execute", SCADE_START),
-    "arcee": ("GET", "/workflows", None),
+    "arcee_orchestra": ("GET", "/workflows", None),
     "flowy": ("GET", "/apps", None),
 }
 """A cheap authenticated request of each platform that answers 200: (method, path, JSON body)."""
@@ -34,12 +38,14 @@ def emulator(request: pytest.FixtureRequest) -> RunningEmulator:
 
 
 def probe(emulator: RunningEmulator) -> requests.Response:
-    method, path, body = PROBES[emulator.platform]
-    return requests.request(method, emulator.base_url + path, headers=emulator.headers(), json=body, timeout=10)
+    method, path, body = PROBES[emulator.platform_key]
+    return requests.request(
+        method, emulator.base_url + path, headers=emulator.headers(), json=body, timeout=10
+    )
 
 
 def probe_path(emulator: RunningEmulator) -> str:
-    return PROBES[emulator.platform][1]
+    return PROBES[emulator.platform_key][1]
 
 
 def faulted(emulator: RunningEmulator) -> list[str | None]:
@@ -48,8 +54,14 @@ def faulted(emulator: RunningEmulator) -> list[str | None]:
 
 class TestFaults:
     def test_status_fault_uses_the_platform_error_shape(self, emulator: RunningEmulator) -> None:
-        emulator.control.inject("status", probe_path(emulator), method=PROBES[emulator.platform][0], times=2,
-                                status=503, retry_after=7)
+        emulator.control.inject(
+            "status",
+            probe_path(emulator),
+            method=PROBES[emulator.platform_key][0],
+            times=2,
+            status=503,
+            retry_after=7,
+        )
         answers = [probe(emulator) for _ in range(3)]
         assert [a.status_code for a in answers] == [503, 503, 200]
         assert answers[0].headers["Retry-After"] == "7"
@@ -117,25 +129,41 @@ class TestControlPlane:
     def test_requests_are_recorded_without_credentials(self, emulator: RunningEmulator) -> None:
         probe(emulator)
         (entry,) = emulator.control.state()["requests"]
-        method, path, body = PROBES[emulator.platform]
-        assert entry == {"method": method, "path": path, "query": {}, "json": body,
-                         "status": 200, "auth_valid": True, "fault": None}
+        method, path, body = PROBES[emulator.platform_key]
+        assert abs(entry.pop("at") - time.time()) < 30
+        assert entry == {
+            "method": method,
+            "path": path,
+            "query": {},
+            "json": body,
+            "status": 200,
+            "auth_valid": True,
+            "fault": None,
+        }
         assert emulator.api_key not in json.dumps(emulator.control.state()["requests"])
         assert emulator.control.count(f"{method} {path.replace('1607', '{flow_id}')}") == 1
 
-    def test_connection_fixture_sets_the_airflow_env_var(self, emulator: RunningEmulator,
-                                                         emulator_connection: Any) -> None:
+    def test_connection_fixture_sets_the_airflow_env_var(
+        self, emulator: RunningEmulator, emulator_connection: Any
+    ) -> None:
         conn_id = emulator_connection(emulator, "my_conn")
         assert conn_id == "my_conn"
         assert json.loads(os.environ["AIRFLOW_CONN_MY_CONN"]) == {
-            "conn_type": emulator.conn_type, "host": emulator.base_url, "password": emulator.api_key}
+            "conn_type": emulator.platform_key,
+            "host": emulator.base_url,
+            "password": emulator.api_key,
+        }
 
 
 def test_drop_after_processing_still_creates_the_run(dify_emulator: RunningEmulator) -> None:
     dify_emulator.control.inject("drop", "/workflows/run", method="POST")
     with pytest.raises(requests.RequestException):
-        requests.post(dify_emulator.base_url + "/workflows/run", headers=dify_emulator.headers(),
-                      json={"inputs": {"query": "q"}, "user": "u"}, timeout=10)
+        requests.post(
+            dify_emulator.base_url + "/workflows/run",
+            headers=dify_emulator.headers(),
+            json={"inputs": {"query": "q"}, "user": "u"},
+            timeout=10,
+        )
     assert len(dify_emulator.control.runs()) == 1
     assert dify_emulator.control.count("starts") == 1
 
@@ -143,16 +171,24 @@ def test_drop_after_processing_still_creates_the_run(dify_emulator: RunningEmula
 def test_drop_before_processing_creates_nothing(dify_emulator: RunningEmulator) -> None:
     dify_emulator.control.inject("drop", "/workflows/run", after_processing=False)
     with pytest.raises(requests.RequestException):
-        requests.post(dify_emulator.base_url + "/workflows/run", headers=dify_emulator.headers(),
-                      json={"inputs": {"query": "q"}, "user": "u"}, timeout=10)
+        requests.post(
+            dify_emulator.base_url + "/workflows/run",
+            headers=dify_emulator.headers(),
+            json={"inputs": {"query": "q"}, "user": "u"},
+            timeout=10,
+        )
     assert dify_emulator.control.runs() == {}
 
 
 def test_drop_cuts_a_stream_after_its_first_event(dify_emulator: RunningEmulator) -> None:
     dify_emulator.control.inject("drop", "/workflows/run")
-    response = requests.post(dify_emulator.base_url + "/workflows/run", headers=dify_emulator.headers(),
-                             json={"inputs": {"query": "q"}, "user": "u", "response_mode": "streaming"},
-                             stream=True, timeout=10)
+    response = requests.post(
+        dify_emulator.base_url + "/workflows/run",
+        headers=dify_emulator.headers(),
+        json={"inputs": {"query": "q"}, "user": "u", "response_mode": "streaming"},
+        stream=True,
+        timeout=10,
+    )
     received = []
     with pytest.raises(requests.RequestException):
         for line in response.iter_lines():
@@ -161,7 +197,7 @@ def test_drop_cuts_a_stream_after_its_first_event(dify_emulator: RunningEmulator
 
 
 def test_unknown_platform_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown platform"):
+    with pytest.raises(ValueError, match="Unknown platform"):
         start_emulator("zapier")
 
 
@@ -173,13 +209,17 @@ def _free_port() -> int:
 
 def test_cli_serves_until_sigterm() -> None:
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "airflow_workflow_providers.testing", "dify", "--port", str(port)],
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_workflow_providers.testing", "dify", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = process.stdout.readline()
         assert line.startswith(f"dify emulator ready: base_url=http://127.0.0.1:{port}/v1 api_key=app-echo")
-        answer = requests.get(f"http://127.0.0.1:{port}/v1/info", headers={"Authorization": "Bearer app-slow"},
-                              timeout=10)
+        answer = requests.get(
+            f"http://127.0.0.1:{port}/v1/info", headers={"Authorization": "Bearer app-slow"}, timeout=10
+        )
         assert answer.json()["name"] == "airflow-slow"
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0

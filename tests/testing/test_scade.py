@@ -14,12 +14,15 @@ Api = Any  # the conftest's client
 
 
 def start_body(text: Any = "hi", start: str = "SYnn-start", end: str = "y5iI-end", **inputs: Any) -> dict:
-    return {"start_node_id": start, "end_node_id": end, "result_node_id": end,
-            "node_settings": {start: {"data": {"text": text, **inputs}}}}
+    return {
+        "start_node_id": start,
+        "end_node_id": end,
+        "result_node_id": end,
+        "node_settings": {start: {"data": {"text": text, **inputs}}},
+    }
 
 
 SLOW_NODES = {"start": "Qk3a-start", "end": "Zp9w-end"}
-
 
 
 def test_task_is_queued_then_running_then_succeeds(scade: Api, scade_emulator: RunningEmulator) -> None:
@@ -56,8 +59,12 @@ def test_result_shapes(scade: Api, scade_emulator: RunningEmulator, shape: str, 
     assert scade.get(f"/task/{task['id']}").json()["result"] == result
 
 
-@pytest.mark.parametrize(("changes", "status"), [({"outcome": "cancelled"}, 5), ({"options": {"terminal_status": 7}}, 7)])
-def test_cancelled_and_unknown_statuses(scade: Api, scade_emulator: RunningEmulator, changes: dict, status: int) -> None:
+@pytest.mark.parametrize(
+    ("changes", "status"), [({"outcome": "cancelled"}, 5), ({"options": {"terminal_status": 7}}, 7)]
+)
+def test_cancelled_and_unknown_statuses(
+    scade: Api, scade_emulator: RunningEmulator, changes: dict, status: int
+) -> None:
     scade_emulator.control.add_app(id="1607", **changes)
     task = scade.post("/scade/flow/1607/execute", json=start_body()).json()
     time.sleep(0.35)
@@ -67,7 +74,9 @@ def test_cancelled_and_unknown_statuses(scade: Api, scade_emulator: RunningEmula
 def test_bad_requests(scade: Api) -> None:
     foreign = scade.post("/scade/flow/1607/execute", json=start_body(start="Qk3a-start"))
     assert foreign.status_code == 400 and "does not belong to flow 1607" in foreign.json()["detail"]
-    malformed = scade.post("/scade/flow/1607/execute", data="{not json", headers={"Content-Type": "application/json"})
+    malformed = scade.post(
+        "/scade/flow/1607/execute", data="{not json", headers={"Content-Type": "application/json"}
+    )
     assert malformed.status_code == 400 and "detail" in malformed.json()
     assert scade.post("/scade/flow/9999/execute", json=start_body()).json() == {"detail": "Flow not found."}
     assert scade.get("/task/1").status_code == 404
