@@ -56,8 +56,10 @@ class EmulatorProcess:
         """``AIRFLOW_CONN_*`` for ours (a Dify connection) and for the alternative (an HTTP one)."""
         ours = {"conn_type": "dify", "host": self.base_url, "password": SLOW_KEY}
         http = {"conn_type": "http", "host": self.base_url, "extra": {"Authorization": f"Bearer {SLOW_KEY}"}}
-        return {f"AIRFLOW_CONN_DIFY_BENCH_{index}": json.dumps(ours),
-                f"AIRFLOW_CONN_HTTP_BENCH_{index}": json.dumps(http)}
+        return {
+            f"AIRFLOW_CONN_DIFY_BENCH_{index}": json.dumps(ours),
+            f"AIRFLOW_CONN_HTTP_BENCH_{index}": json.dumps(http),
+        }
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -101,8 +103,13 @@ def start_runs(emulators: list[EmulatorProcess], count: int, seconds: float) -> 
         planned = emulator.control.runs()
         for run in started:
             plan = planned[run["run_id"]]
-            run.update(conn_id=f"dify_bench_{index}", http_conn_id=f"http_bench_{index}", key=SLOW_KEY,
-                       base_url=emulator.base_url, ends_at=plan["created_at"] + SETTINGS["queued_seconds"] + seconds)
+            run.update(
+                conn_id=f"dify_bench_{index}",
+                http_conn_id=f"http_bench_{index}",
+                key=SLOW_KEY,
+                base_url=emulator.base_url,
+                ends_at=plan["created_at"] + SETTINGS["queued_seconds"] + seconds,
+            )
         runs += started
     return runs
 

@@ -47,7 +47,19 @@ def main(n: int = 5000, interval: float = 5.0, run_seconds: float = 40) -> None:
 
     def ready_then_profile(client: subprocess.Popen) -> None:
         ready(client)
-        command = [str(spy), "record", "--nonblocking", "-r", "40", "-f", "raw", "-o", str(raw), "--pid", str(client.pid)]
+        command = [
+            str(spy),
+            "record",
+            "--nonblocking",
+            "-r",
+            "40",
+            "-f",
+            "raw",
+            "-o",
+            str(raw),
+            "--pid",
+            str(client.pid),
+        ]
         spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
     scale.ready = ready_then_profile

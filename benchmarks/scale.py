@@ -25,9 +25,14 @@ LAG_LIMIT = 0.2
 
 def launch(emulators: list[EmulatorProcess]) -> subprocess.Popen:
     """A triggerer process, importing while the orchestrator creates its runs."""
-    return subprocess.Popen([sys.executable, "-m", "benchmarks.client"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=environment(emulators))
+    return subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.client"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment(emulators),
+    )
 
 
 def ready(client: subprocess.Popen) -> None:
@@ -41,7 +46,9 @@ def ready(client: subprocess.Popen) -> None:
 def drive(client: subprocess.Popen, spec: dict[str, Any]) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         # the runner's log lines go to stdout, drained (and dropped) here
-        _, err = client.communicate(json.dumps({**spec, "out": out.name}) + "\n", timeout=spec["max_seconds"] + 120)
+        _, err = client.communicate(
+            json.dumps({**spec, "out": out.name}) + "\n", timeout=spec["max_seconds"] + 120
+        )
         if client.returncode != 0:
             raise RuntimeError(f"triggerer process failed:\n{err[-3000:]}")
         return json.loads(Path(out.name).read_text())
@@ -81,56 +88,82 @@ def summarize(raw: dict[str, Any], runs: list[dict[str, Any]], emulator_cpu: flo
     delays = [at - runs[int(i)]["ends_at"] for i, at in raw["events"].items()]
     polls, total = raw["polls"], raw["ticks"][-1]
     return {
-        "variant": raw["variant"], "n": n, "poll_interval": interval,
-        "lag_p50_ms": 1000 * percentile(lags, 50), "lag_p99_ms": 1000 * percentile(lags, 99),
+        "variant": raw["variant"],
+        "n": n,
+        "poll_interval": interval,
+        "lag_p50_ms": 1000 * percentile(lags, 50),
+        "lag_p99_ms": 1000 * percentile(lags, 99),
         "lag_max_ms": 1000 * max(lags),
         "cpu_per_poll_us": 1e6 * steady["overall"],
         "cpu_per_poll_windows_us": {k: 1e6 * v for k, v in steady["windows"].items()},
         "cpu_per_poll_all_us": 1e6 * total[1] / max(1, polls),
-        "polls": polls, "polls_per_s": polls / total[0],
-        "connections": raw["connections"], "connections_per_poll": raw["connections"] / max(1, polls),
+        "polls": polls,
+        "polls_per_s": polls / total[0],
+        "connections": raw["connections"],
+        "connections_per_poll": raw["connections"] / max(1, polls),
         "rss_per_trigger_kb": (raw["peak_rss"] - raw["rss_before"]) / n / 1024,
-        "delay_p50_s": percentile(delays, 50), "delay_p99_s": percentile(delays, 99),
+        "delay_p50_s": percentile(delays, 50),
+        "delay_p99_s": percentile(delays, 99),
         "delay_max_s": max(delays) if delays else float("nan"),
-        "events": len(raw["events"]), "statuses": raw["statuses"],
+        "events": len(raw["events"]),
+        "statuses": raw["statuses"],
         "emulator_cpu_per_poll_us": 1e6 * emulator_cpu / max(1, polls),
         "seconds": total[0],
     }
 
 
-def scale(emulators: list[EmulatorProcess], matrix: list[tuple[int, float]], run_seconds: float,
-          log=print) -> list[dict[str, Any]]:
+def scale(
+    emulators: list[EmulatorProcess], matrix: list[tuple[int, float]], run_seconds: float, log=print
+) -> list[dict[str, Any]]:
     results = []
     for round_no, (n, interval) in enumerate(matrix):
-        order = VARIANTS[round_no % 3:] + VARIANTS[:round_no % 3]  # interleaved, rotating who goes first
+        order = VARIANTS[round_no % 3 :] + VARIANTS[: round_no % 3]  # interleaved, rotating who goes first
         for variant in order:
             client = launch(emulators)
             ready(client)
             runs = start_runs(emulators, n, run_seconds)
             cpu0 = sum(e.cpu_seconds() for e in emulators)
-            raw = drive(client, {"runs": runs, "variant": variant, "poll_interval": interval,
-                                 "max_seconds": run_seconds + interval + 120})
+            raw = drive(
+                client,
+                {
+                    "runs": runs,
+                    "variant": variant,
+                    "poll_interval": interval,
+                    "max_seconds": run_seconds + interval + 120,
+                },
+            )
             result = summarize(raw, runs, sum(e.cpu_seconds() for e in emulators) - cpu0)
             results.append(result)
-            log(f"  {variant:5} N={n:<5} every {interval:g} s: lag p99 {result['lag_p99_ms']:.1f} ms, "
+            log(
+                f"  {variant:5} N={n:<5} every {interval:g} s: lag p99 {result['lag_p99_ms']:.1f} ms, "
                 f"max {result['lag_max_ms']:.0f} ms; {result['cpu_per_poll_us']:.0f} us CPU/poll; "
-                f"{result['connections']} connections; {result['events']}/{n} events")
+                f"{result['connections']} connections; {result['events']}/{n} events"
+            )
     return results
 
 
-def saturation(emulators: list[EmulatorProcess], intervals: list[float], n: int, step_seconds: float,
-               log=print) -> list[dict[str, Any]]:
+def saturation(
+    emulators: list[EmulatorProcess], intervals: list[float], n: int, step_seconds: float, log=print
+) -> list[dict[str, Any]]:
     """Offered poll rates n/interval; what each variant achieves and at what loop lag."""
     results = []
     for step, interval in enumerate(intervals):
-        order = VARIANTS[step % 3:] + VARIANTS[:step % 3]
+        order = VARIANTS[step % 3 :] + VARIANTS[: step % 3]
         for variant in order:
             client = launch(emulators)
             ready(client)
             runs = start_runs(emulators, n, 3600)
             cpu0, wall0 = sum(e.cpu_seconds() for e in emulators), time.monotonic()
-            raw = drive(client, {"runs": runs, "variant": variant, "poll_interval": interval,
-                                 "max_seconds": step_seconds + 5, "stop_after": step_seconds})
+            raw = drive(
+                client,
+                {
+                    "runs": runs,
+                    "variant": variant,
+                    "poll_interval": interval,
+                    "max_seconds": step_seconds + 5,
+                    "stop_after": step_seconds,
+                },
+            )
             emulator_load = (sum(e.cpu_seconds() for e in emulators) - cpu0) / (time.monotonic() - wall0)
             # measure after every trigger has polled once (the first interval spreads the starts)
             settle = min(step_seconds / 2, raw["create_seconds"] + interval)
@@ -138,12 +171,20 @@ def saturation(emulators: list[EmulatorProcess], intervals: list[float], n: int,
             ticks = [t for t in raw["ticks"] if t[0] >= settle]
             rate = (ticks[-1][2] - ticks[0][2]) / (ticks[-1][0] - ticks[0][0])
             cpu_load = (ticks[-1][1] - ticks[0][1]) / (ticks[-1][0] - ticks[0][0])
-            result = {"variant": variant, "offered_per_s": n / interval, "achieved_per_s": rate,
-                      "lag_p99_ms": 1000 * percentile(lags, 99), "lag_max_ms": 1000 * max(lags),
-                      "client_cpu_load": cpu_load, "emulator_cpu_load": emulator_load}
+            result = {
+                "variant": variant,
+                "offered_per_s": n / interval,
+                "achieved_per_s": rate,
+                "lag_p99_ms": 1000 * percentile(lags, 99),
+                "lag_max_ms": 1000 * max(lags),
+                "client_cpu_load": cpu_load,
+                "emulator_cpu_load": emulator_load,
+            }
             results.append(result)
-            log(f"  {variant:5} offered {n / interval:6.0f}/s: achieved {rate:6.0f}/s, lag p99 "
-                f"{result['lag_p99_ms']:.0f} ms, client CPU {cpu_load:.2f}, emulator CPU {emulator_load:.2f}")
+            log(
+                f"  {variant:5} offered {n / interval:6.0f}/s: achieved {rate:6.0f}/s, lag p99 "
+                f"{result['lag_p99_ms']:.0f} ms, client CPU {cpu_load:.2f}, emulator CPU {emulator_load:.2f}"
+            )
     return results
 
 
@@ -153,7 +194,9 @@ def saturation_points(steps: list[dict[str, Any]]) -> dict[str, dict[str, float]
     for variant in VARIANTS:
         ok = [s for s in steps if s["variant"] == variant and s["lag_p99_ms"] < 1000 * LAG_LIMIT]
         best = max(ok, key=lambda s: s["achieved_per_s"]) if ok else None
-        points[variant] = {"polls_per_s": best["achieved_per_s"] if best else 0.0,
-                           "client_cpu_load": best["client_cpu_load"] if best else 0.0,
-                           "emulator_cpu_load": best["emulator_cpu_load"] if best else 0.0}
+        points[variant] = {
+            "polls_per_s": best["achieved_per_s"] if best else 0.0,
+            "client_cpu_load": best["client_cpu_load"] if best else 0.0,
+            "emulator_cpu_load": best["emulator_cpu_load"] if best else 0.0,
+        }
     return points

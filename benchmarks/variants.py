@@ -27,20 +27,40 @@ VARIANTS = ("ours", "floor", "alt")
 
 
 def classpath(variant: str) -> str:
-    return {"ours": OURS, "floor": f"{__name__}.FloorTrigger", "alt": f"{__name__}.HttpAsyncHookTrigger"}[variant]
+    return {
+        "ours": OURS,
+        "ours-polling": OURS,
+        "floor": f"{__name__}.FloorTrigger",
+        "alt": f"{__name__}.HttpAsyncHookTrigger",
+    }[variant]
 
 
-def trigger_kwargs(variant: str, run: dict[str, Any], *, poll_interval: float, end_time: float) -> dict[str, Any]:
+def trigger_kwargs(
+    variant: str, run: dict[str, Any], *, poll_interval: float, end_time: float
+) -> dict[str, Any]:
     """The kwargs a deferring task would hand the triggerer for ``run`` (from :mod:`benchmarks.emulator`)."""
     ref = {"run_id": run["run_id"], "task_id": run["task_id"], "user": run["user"]}
-    if variant == "ours":
-        return {"platform": "dify", "conn_id": run["conn_id"], "run": ref, "poll_interval": poll_interval,
-                "end_time": end_time}
+    if variant in ("ours", "ours-polling"):
+        kwargs = {
+            "platform_key": "dify",
+            "conn_id": run["conn_id"],
+            "run": ref,
+            "poll_interval": poll_interval,
+            "end_time": end_time,
+        }
+        # ours follows each run's event stream beside its polls; ours-polling only polls
+        return kwargs if variant == "ours" else {**kwargs, "api_options": {"follow_events": False}}
     if variant == "floor":
-        return {"url": f"{run['base_url']}/workflows/run/{run['run_id']}", "key": run["key"],
-                "poll_interval": poll_interval}
-    return {"http_conn_id": run["http_conn_id"], "endpoint": f"workflows/run/{run['run_id']}",
-            "poll_interval": poll_interval}
+        return {
+            "url": f"{run['base_url']}/workflows/run/{run['run_id']}",
+            "key": run["key"],
+            "poll_interval": poll_interval,
+        }
+    return {
+        "http_conn_id": run["http_conn_id"],
+        "endpoint": f"workflows/run/{run['run_id']}",
+        "poll_interval": poll_interval,
+    }
 
 
 class FloorTrigger(BaseTrigger):
@@ -79,8 +99,11 @@ class HttpAsyncHookTrigger(BaseTrigger):
         self.http_conn_id, self.endpoint, self.poll_interval = http_conn_id, endpoint, poll_interval
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return classpath("alt"), {"http_conn_id": self.http_conn_id, "endpoint": self.endpoint,
-                                  "poll_interval": self.poll_interval}
+        return classpath("alt"), {
+            "http_conn_id": self.http_conn_id,
+            "endpoint": self.endpoint,
+            "poll_interval": self.poll_interval,
+        }
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow.providers.http.hooks.http import HttpAsyncHook
