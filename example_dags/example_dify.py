@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, Param, task
 
 from airflow_workflow_providers.dify.operators import DifyRunWorkflowOperator
 
@@ -17,14 +17,30 @@ with DAG(
     schedule=None,
     start_date=datetime.datetime(2024, 1, 1),
     catchup=False,
-    params={"topic": "quarterly sales"},
+    params={
+        "topic": Param(
+            "quarterly sales",
+            type="string",
+            title="Topic",
+            description="What the Dify app summarizes: sent as its `query` input.",
+        )
+    },
     tags=["example", "dify"],
+    doc_md="""
+### Run a Dify workflow app
+
+`summarize` starts a run of the Dify app behind the `dify_default` connection, checks its inputs against
+the app's input form first, then **defers**: the run is polled on the triggerer and no worker slot is
+held while it goes on. Its task log tells the story (inputs checked, run started, waiting on the
+triggerer, state changes, finished with tokens and outputs); its *Details* tab has a **Remote run**
+link to the app's run logs in the Dify console. `publish` uses the outputs.
+""",
 ) as dag:
     summarize = DifyRunWorkflowOperator(
         task_id="summarize",
         inputs={"query": "Summarize {{ params.topic }} for run {{ run_id }}"},
         deferrable=True,
-        poll_interval=2,
+        poll_interval=1,
         timeout=600,
     )
 

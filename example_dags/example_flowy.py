@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 import os
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, Param, task
 
 from airflow_workflow_providers.flowy.operators import FlowyRunAppOperator
 
@@ -31,8 +31,22 @@ with DAG(
     schedule=None,
     start_date=datetime.datetime(2024, 1, 1),
     catchup=False,
-    params={"prompt": "A lighthouse at dawn, watercolour"},
+    params={
+        "prompt": Param(
+            "A lighthouse at dawn, watercolour",
+            type="string",
+            title="Prompt",
+            description="What the Flowy app captions and renders (its `prompt` input).",
+        )
+    },
     tags=["example", "flowy"],
+    doc_md="""
+### Run a Flowy app and keep its image
+
+`render` checks the inputs against the app's declared inputs, starts the run through `flowy_default`
+and **defers** while it runs. Flowy's output URLs are signed and expire, so the image is streamed to
+`output_dir` right after completion; the result gives its `location`, `size` and `sha256`.
+""",
 ) as dag:
     render = FlowyRunAppOperator(
         task_id="render",

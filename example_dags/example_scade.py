@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, Param, task
 
 from airflow_workflow_providers.scade.operators import ScadeRunFlowOperator
 
@@ -25,8 +25,23 @@ with DAG(
     schedule=None,
     start_date=datetime.datetime(2024, 1, 1),
     catchup=False,
-    params={"topic": "quarterly sales"},
+    params={
+        "topic": Param(
+            "quarterly sales",
+            type="string",
+            title="Topic",
+            description="What the flow summarizes: the start node's `text` input.",
+        )
+    },
     tags=["example", "scade"],
+    doc_md="""
+### Run a Scade flow
+
+`summarize` runs flow 1607 (start node `SYnn-start`, end node `y5iI-end`) through the `scade_default`
+connection and **defers** while it runs: Scade's integer statuses (1 queued, 2 running, 3 done) show in
+the task log as they change, and the result carries the flow's cost (`execution_cost`) and time.
+Scade cannot stop a flow: if the task times out, the flow runs on.
+""",
 ) as dag:
     summarize = ScadeRunFlowOperator(
         task_id="summarize",
