@@ -13,7 +13,6 @@ from airflow_workflow_providers.core import story
 from airflow_workflow_providers.core.compat import AirflowNotFoundException, BaseTrigger, TriggerEvent, conf
 from airflow_workflow_providers.core.errors import ConfigurationError, PlatformAPIError
 from airflow_workflow_providers.core.flight import Flights, join
-from airflow_workflow_providers.core.follow import EventFollower
 from airflow_workflow_providers.core.model import RunRef
 from airflow_workflow_providers.core.registry import hook_class
 from airflow_workflow_providers.core.registry import platform as platform_info
@@ -130,6 +129,10 @@ class WorkflowRunTrigger(BaseTrigger):
 
     async def _wait(self, watch: RunWatch) -> Verdict:
         hook = await self._ahook()
+        # Imported here, not with this module: the triggerer imports a trigger's module on its event loop,
+        # and what the follower needs (transport, platform API) came in with the hook, in a thread.
+        from airflow_workflow_providers.core.follow import EventFollower
+
         async with (
             hook.async_transport() as transport,
             EventFollower(hook.api, self.run_ref, transport, self.log) as events,

@@ -135,3 +135,33 @@ def test_dag_files_importing_an_operator_load_no_http_library(platform):
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+#: what waiting on a run needs beyond constructing its trigger
+WAITING = [
+    "aiohttp",
+    "airflow_workflow_providers.core.follow",
+    "airflow_workflow_providers.core.platform",
+    "airflow_workflow_providers.core.transport",
+]
+
+
+@pytest.mark.parametrize(
+    ("module", "loaded"),
+    [
+        ("core.trigger", []),
+        # the control, so that the check can fail: the hook, built in a thread when a trigger runs
+        (
+            "core.hook",
+            ["airflow_workflow_providers.core.platform", "airflow_workflow_providers.core.transport"],
+        ),
+    ],
+)
+def test_the_trigger_module_the_triggerer_imports_on_its_event_loop_loads_none_of_the_waiting_code(
+    module, loaded
+):
+    code = (
+        f"import sys, airflow_workflow_providers.{module}; print(sorted(set({WAITING!r}) & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == str(loaded)
