@@ -98,7 +98,8 @@ class FlowyEmulator(Emulator):
         return app
 
     def on_reset(self) -> None:
-        self._window_start = 0.0
+        #: (length, start) of the window the count is of
+        self._counted_window = (0.0, 0.0)
         self._window_used = 0
 
     def api_routes(self) -> list[Route]:
@@ -117,13 +118,16 @@ class FlowyEmulator(Emulator):
 
     # -- rate limit -----------------------------------------------------------------------------
     def _window(self) -> tuple[int, int]:
-        """(requests left, reset epoch) of the current one-minute window."""
+        """(requests left, reset epoch) of the current window. Windows are aligned to their length, and a
+        new length (a settings change) starts a new count: a 2 s window must not inherit what was spent in
+        the 60 s window that began on the same second."""
         now = time.time()
-        window = self.settings["rate_limit_window_seconds"]
-        if now >= self._window_start + window:
-            self._window_start, self._window_used = now - now % window, 0
+        length = self.settings["rate_limit_window_seconds"]
+        window = (length, now - now % length)
+        if window != self._counted_window:
+            self._counted_window, self._window_used = window, 0
         limit = self.settings["rate_limit_per_minute"]
-        return max(0, limit - self._window_used), int(self._window_start + window)
+        return max(0, limit - self._window_used), int(window[1] + length)
 
     def admit(self, request: web.Request) -> web.Response | None:
         remaining, reset = self._window()

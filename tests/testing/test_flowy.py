@@ -85,6 +85,16 @@ def test_rate_limit_headers_and_429(flowy: Api, flowy_emulator: RunningEmulator)
     assert int(limited.headers["Retry-After"]) >= 1 and limited.headers["X-RateLimit-Remaining"] == "0"
 
 
+def test_a_new_window_length_starts_a_new_count(flowy: Api, flowy_emulator: RunningEmulator) -> None:
+    while time.time() % 4 > 0.5:  # where a 2 s window and a 4 s window begin on the same second
+        time.sleep(0.05)
+    flowy_emulator.control.settings(rate_limit_per_minute=3, rate_limit_window_seconds=2)
+    assert [flowy.get("/apps").status_code for _ in range(4)] == [200, 200, 200, 429]
+    flowy_emulator.control.settings(rate_limit_window_seconds=4)
+    fresh = flowy.get("/apps")
+    assert (fresh.status_code, fresh.headers["X-RateLimit-Remaining"]) == (200, "2")
+
+
 def test_concurrency_cap_and_credits(flowy: Api, flowy_emulator: RunningEmulator) -> None:
     flowy_emulator.control.settings(max_concurrent_runs=1)
     body = {"inputs": {"prompt": "p", "seconds": "5"}}
