@@ -213,9 +213,7 @@ class BatchEngine:
                 elif self.state.stage[line["i"]] != PENDING:
                     line = None
                 elif "problem" in line:
-                    self._record(
-                        line, result_line(line["i"], line["id"], None, "failed", error=line["problem"])
-                    )
+                    self._fail_unstarted(line, line["problem"])
                     line = None
             if line is None:
                 self.in_flight -= 1
@@ -265,20 +263,20 @@ class BatchEngine:
                 if exc.status_code in HALTING_STATUSES:
                     self._halt(exc)
                 else:
-                    self._record(line, result_line(index, line["id"], None, "failed", error=str(exc)))
+                    self._fail_unstarted(line, str(exc))
                 return None
             except StartNotConfirmedError as exc:
-                self._record(line, result_line(index, line["id"], None, "failed", error=str(exc)))
+                self._fail_unstarted(line, str(exc))
                 return None
             except PlatformAPIError as exc:  # not reached or gave up before anything was processed
                 self._void(index)
                 if attempt == START_ATTEMPTS:
-                    self._record(line, result_line(index, line["id"], None, "failed", error=str(exc)))
+                    self._fail_unstarted(line, str(exc))
                     return None
                 await asyncio.sleep(self.hook.retry_policy.backoff(attempt))
                 continue
             except WorkflowProviderError as exc:  # a start answer that cannot be read: it may have started
-                self._record(line, result_line(index, line["id"], None, "failed", error=str(exc)))
+                self._fail_unstarted(line, str(exc))
                 return None
             self.busy_streak = 0
             self.state.apply({"i": index, "e": "run", "run": ref.to_json()})
@@ -290,33 +288,18 @@ class BatchEngine:
         """An earlier engine stored this item's start intent but not its run: find the run, or decide."""
         index, spec = line["i"], line["spec"]
         if self.api.find_run(since=intended_at, **spec) is None:
-            self._record(
+            self._fail_unstarted(
                 line,
-                result_line(
-                    index,
-                    line["id"],
-                    None,
-                    "failed",
-                    error=(
-                        f"The batch stopped between sending this item's start and recording its answer, and {self.api.name} "
-                        "offers no way to find the run it may have created; not started again, so it is not paid twice. "
-                        "Run this item again on its own if it did not run."
-                    ),
-                ),
+                f"The batch stopped between sending this item's start and recording its answer, and {self.api.name} "
+                "offers no way to find the run it may have created; not started again, so it is not paid twice. "
+                "Run this item again on its own if it did not run.",
             )
             return
         try:
             ref = await self.hook.afind_started_run(intended_at, spec)
         except PlatformAPIError as exc:
-            self._record(
-                line,
-                result_line(
-                    index,
-                    line["id"],
-                    None,
-                    "failed",
-                    error=(f"Could not look for the run of an unanswered start ({exc}); not started again."),
-                ),
+            self._fail_unstarted(
+                line, f"Could not look for the run of an unanswered start ({exc}); not started again."
             )
             return
         if ref is None:
@@ -415,6 +398,10 @@ class BatchEngine:
             self.log.warning(
                 "Item %d (id %r) %s: %s", line["i"], line["id"], result["status"], result["error"]
             )
+
+    def _fail_unstarted(self, line: dict[str, Any], error: str) -> None:
+        """Record the item failed with no run id to show (it did not start, or its start was not confirmed)."""
+        self._record(line, result_line(line["i"], line["id"], None, "failed", error=error))
 
     def _void(self, index: int) -> None:
         self.journal.add({"i": index, "e": "void"})
