@@ -135,12 +135,7 @@ class AirflowAPI:
             "description": description,
             **{k: value.get(k) for k in ("conn_type", "host", "login", "password", "schema", "port")},
         }
-        try:
-            self.request("POST", "connections", json=body)
-        except requests.HTTPError as exc:
-            if exc.response is None or exc.response.status_code != 409:
-                raise
-            self.request("PATCH", f"connections/{quote(conn_id, safe='')}", json=body)
+        self._create_or_patch("connections", conn_id, body, body)
 
     def pool(self, name: str) -> dict[str, Any]:
         return self.get(f"pools/{name}")
@@ -152,14 +147,18 @@ class AirflowAPI:
             "description": "e2e harness",
             "include_deferred": include_deferred,
         }
+        self._create_or_patch("pools", name, body, {"slots": slots, "include_deferred": include_deferred})
+
+    def _create_or_patch(
+        self, collection: str, key: str, body: dict[str, Any], patch: dict[str, Any]
+    ) -> None:
+        """POST ``body`` to ``collection``; if ``key`` exists already (409), PATCH it with ``patch``."""
         try:
-            self.request("POST", "pools", json=body)
+            self.request("POST", collection, json=body)
         except requests.HTTPError as exc:
             if exc.response is None or exc.response.status_code != 409:
                 raise
-            self.request(
-                "PATCH", f"pools/{name}", json={"slots": slots, "include_deferred": include_deferred}
-            )
+            self.request("PATCH", f"{collection}/{quote(key, safe='')}", json=patch)
 
     # -- waiting -----------------------------------------------------------------------------------
     def describe_run(self, dag_id: str, run_id: str) -> str:
