@@ -64,7 +64,7 @@ class WorkflowRunTrigger(BaseTrigger):
         self.end_time = float(end_time)
         self.cancel_on_kill = bool(cancel_on_kill)
         self.max_consecutive_failures = int(max_consecutive_failures)
-        self.api_options = json.loads(json.dumps(api_options or {}))
+        self.api_options = json.loads(json.dumps(api_options)) if api_options else {}
         # Only the key is checked here: the triggerer builds triggers on its event loop, so the hook
         # (importing the platform's modules) is built in a thread when the trigger runs.
         #: the platform's name for logs and events ("Dify")
@@ -101,6 +101,7 @@ class WorkflowRunTrigger(BaseTrigger):
         """Yield the one event the task waits for, whatever happens: an unexpected exception (a missing
         connection, a wrong configuration, a bug) becomes an ``"error"`` event naming it."""
         started = time.monotonic()
+        await asyncio.sleep(_first_poll_delay(self.poll_interval, self.end_time))
         heartbeat = story.heartbeat_every(self.poll_interval)
         watch = RunWatch(
             self.platform_name,
@@ -109,6 +110,7 @@ class WorkflowRunTrigger(BaseTrigger):
             log=self.log,
             max_consecutive_failures=self.max_consecutive_failures,
             heartbeat=heartbeat,
+            started=started,
             # said with the first poll's line, not now: a restarted triggerer creates thousands of
             # triggers at once, and each log line costs the event loop ~0.5 ms
             intro=story.trigger_started(
@@ -137,9 +139,6 @@ class WorkflowRunTrigger(BaseTrigger):
             hook.async_transport() as transport,
             EventFollower(hook.api, self.run_ref, transport, self.log) as events,
         ):
-            # A random first-poll phase within one interval: triggers created together (a triggerer
-            # restart, a burst of deferrals) then poll spread out instead of all in the same instant.
-            await events.wait(watch.delay(random.uniform(0, self.poll_interval)))
             while True:
                 try:
                     run = await transport.call(hook.api.status(self.run_ref), self.end_time)
@@ -164,6 +163,13 @@ class WorkflowRunTrigger(BaseTrigger):
             await (await self._ahook()).acancel_run(self.run_ref, deadline=deadline)
         except Exception as exc:
             self.log.warning("Could not stop %s run %s: %s", self.platform_name, self.run_ref.run_id, exc)
+
+
+def _first_poll_delay(poll_interval: float, end_time: float) -> float:
+    """A random point within the first interval, never past the deadline. Until then a trigger is only a
+    timer: triggers created together (a restarted triggerer creates thousands at once) build their state
+    and poll spread out over the interval, and creating them stays cheap for the event loop."""
+    return max(0.0, min(random.uniform(0, poll_interval), end_time - time.time()))
 
 
 def _configuration_error(exc: Exception, conn_id: str) -> Exception:

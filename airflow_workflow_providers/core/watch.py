@@ -164,6 +164,7 @@ class RunWatch:
         max_consecutive_failures: int = 10,
         heartbeat: float = story.HEARTBEAT_MAX,
         intro: str | None = None,
+        started: float | None = None,
     ) -> None:
         self.platform = platform
         self.ref = ref
@@ -177,7 +178,8 @@ class RunWatch:
         self.polls = 0
         #: said in front of the first line this watch logs
         self.intro = intro
-        self._started = self._last_said = time.monotonic()
+        #: when the wait began (``time.monotonic()``), if not now
+        self._started = self._last_said = time.monotonic() if started is None else started
 
     @property
     def run_id(self) -> str:
