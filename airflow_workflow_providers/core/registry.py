@@ -63,6 +63,8 @@ class _Registry:
         self._lock = threading.Lock()
         self._found: dict[str, PlatformInfo] | None = None
         self._registered: dict[str, PlatformInfo] = {}
+        #: found and registered merged, until the next ``register`` (every trigger looks its platform up)
+        self._all: dict[str, PlatformInfo] | None = None
 
     def found(self) -> dict[str, PlatformInfo]:
         """The package's platforms, then the entry points' (discovered once, outside the lock: loading
@@ -76,10 +78,14 @@ class _Registry:
         return self._found
 
     def all(self) -> dict[str, PlatformInfo]:
-        merged = dict(self.found())
-        with self._lock:
-            for info in self._registered.values():
-                _add(merged, info, "register()")
+        """Every platform by key (not a copy: callers must not change it)."""
+        merged = self._all
+        if merged is None:
+            merged = dict(self.found())
+            with self._lock:
+                for info in self._registered.values():
+                    _add(merged, info, "register()")
+                self._all = merged
         return merged
 
     def register(self, info: PlatformInfo) -> PlatformInfo:
@@ -88,6 +94,7 @@ class _Registry:
             if known.get(info.key, info) != info:
                 raise ValueError(f"Platform key {info.key!r} is already taken by {known[info.key]}")
             self._registered[info.key] = info
+            self._all = None
         return info
 
 
@@ -125,7 +132,7 @@ _REGISTRY = _Registry()
 
 def platforms() -> dict[str, PlatformInfo]:
     """Every platform known in this process, by key."""
-    return _REGISTRY.all()
+    return dict(_REGISTRY.all())
 
 
 def package_platforms() -> dict[str, PlatformInfo]:
@@ -140,7 +147,7 @@ def register(info: PlatformInfo) -> PlatformInfo:
 
 def platform(key: str) -> PlatformInfo:
     """The platform with this key, or a ``ValueError`` naming the known ones."""
-    known = platforms()
+    known = _REGISTRY.all()
     try:
         return known[key]
     except KeyError:
