@@ -136,15 +136,15 @@ def _scale(rows: list[dict[str, Any]]) -> str:
             f"{_f(row['emulator_cpu_per_poll_us'])} |"
         )
     out += [
-        "\nRatios, ours / floor and ours / alternative (same N and interval, same run):\n",
+        "\nRatios, ours (polls only) / floor and / alternative (same N and interval, same run):\n",
         "| N | every | CPU/poll vs floor | vs alt | lag p99 vs floor | vs alt | lag max vs floor | vs alt | "
         "RSS/trigger vs floor | vs alt | connections vs floor | vs alt |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (n, interval), by in _groups(rows).items():
-        if not {"ours", "floor", "alt"} <= set(by):
+        if not {"ours-polling", "floor", "alt"} <= set(by):
             continue
-        o, f, a = by["ours"], by["floor"], by["alt"]
+        o, f, a = by["ours-polling"], by["floor"], by["alt"]
         cells = [
             _ratio(o[k], f[k]) + " | " + _ratio(o[k], a[k])
             for k in ("cpu_per_poll_us", "lag_p99_ms", "lag_max_ms", "rss_per_trigger_kb", "connections")
@@ -180,7 +180,7 @@ def _saturation(sat: dict[str, Any]) -> str:
     for variant in p:
         out.append(
             f"| {NAMES[variant]} | {p[variant]['polls_per_s']:.0f} | "
-            f"{_ratio(p['ours']['polls_per_s'], p[variant]['polls_per_s'])} |"
+            f"{_ratio(p['ours-polling']['polls_per_s'], p[variant]['polls_per_s'])} |"
         )
     return "\n".join(out) + "\n"
 
@@ -224,7 +224,7 @@ def _plot(results: dict[str, Any], path: Path) -> bool:
     if not rows:
         return False
     fig, (lag, cpu) = plt.subplots(1, 2, figsize=(11, 4.2))
-    colors = {"ours": "tab:blue", "floor": "tab:green", "alt": "tab:red"}
+    colors = {"ours": "tab:cyan", "ours-polling": "tab:blue", "floor": "tab:green", "alt": "tab:red"}
     styles = ["-", "--", ":", "-."]
     intervals = sorted({r["poll_interval"] for r in rows}, reverse=True)
     for variant in NAMES:

@@ -23,7 +23,6 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 #: Dify statuses after which a run no longer changes
 TERMINAL = frozenset({"succeeded", "failed", "stopped", "partial-succeeded"})
 OURS = "airflow_workflow_providers.core.trigger.WorkflowRunTrigger"
-VARIANTS = ("ours", "floor", "alt")
 
 
 def classpath(variant: str) -> str:

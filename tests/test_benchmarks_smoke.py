@@ -111,11 +111,11 @@ def test_saturation_points_take_the_fastest_step_under_the_lag_limit():
             "client_cpu_load": 0.5,
             "emulator_cpu_load": 0.5,
         }
-        for v in ("ours", "floor", "alt")
+        for v in scale.VARIANTS
         for o, a, lag in ((100, 100, 5), (200, 190, 50), (400, 300, 900))
     ]
     points = scale.saturation_points(steps)
-    assert {v: p["polls_per_s"] for v, p in points.items()} == {"ours": 190, "floor": 190, "alt": 190}
+    assert {v: p["polls_per_s"] for v, p in points.items()} == {"ours-polling": 190, "floor": 190, "alt": 190}
 
 
 def test_import_and_parse_measurements_see_our_modules_and_no_connection_at_parse():
@@ -157,7 +157,7 @@ def test_report_keeps_the_rest_of_the_document_and_draws_the_plot(tmp_path):
         },
         "command": "make bench",
         "run_seconds": 1.0,
-        "scale": [{**row, "variant": v} for v in ("ours", "floor", "alt")],
+        "scale": [{**row, "variant": v} for v in scale.VARIANTS],
     }
     doc = tmp_path / "BENCHMARKS.md"
     doc.write_text(
