@@ -38,7 +38,8 @@ class EventFollower:
         self._signalled = False
         self._waker: asyncio.Future[None] | None = None
         self._ended = False
-        self._progress = ProgressLog()
+        #: made with the stream: most runs of a busy account are polled only
+        self._progress: ProgressLog | None = None
         self._task: asyncio.Task[None] | None = None
         self._describes: bool | None = None
         #: the stream found every stream slot of the account taken: the next ``follow()`` tries again
@@ -139,6 +140,7 @@ class EventFollower:
 
     def _take(self, item: Progress) -> None:
         if isinstance(item, NodeProgress):
+            self._progress = self._progress or ProgressLog()
             if line := self._progress.line(item):
                 self.log.info(line)
         elif isinstance(item, RunEnded):

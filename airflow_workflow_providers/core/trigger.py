@@ -71,6 +71,13 @@ class WorkflowRunTrigger(BaseTrigger):
         self.platform_name = platform_info(self.platform_key).name
         self.pause_event = bool(pause_event)
 
+    @property
+    def log(self) -> Any:
+        """One logger for every trigger of the class: the triggerer sends a trigger's lines to its task's
+        log by the trigger id bound in the trigger's context, not by logger, and a restarted triggerer
+        need not make thousands of loggers."""
+        return type(self).logger()
+
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
