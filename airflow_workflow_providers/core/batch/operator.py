@@ -8,13 +8,10 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_workflow_providers.core.batch.blocking import EngineThread
-from airflow_workflow_providers.core.batch.engine import BatchEngine, BatchPlan, file_keeper
 from airflow_workflow_providers.core.batch.items import Item, read_items
 from airflow_workflow_providers.core.batch.journal import BatchStore
-from airflow_workflow_providers.core.batch.trigger import BatchRunTrigger, validate_batch_event
 from airflow_workflow_providers.core.compat import BaseOperator
 from airflow_workflow_providers.core.completion import DEFER_MARGIN
 from airflow_workflow_providers.core.errors import BatchFailed, ConfigurationError, InputValidationError
@@ -26,6 +23,9 @@ PROBLEMS_LISTED = 20
 KILL_GRACE = 3.0
 STOPPED_BY_AIRFLOW = "Airflow stopped the task (killed, marked, cleared or past its execution_timeout)"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
+
+if TYPE_CHECKING:
+    from airflow_workflow_providers.core.batch.blocking import EngineThread
 
 
 class BatchRunMixin(BaseOperator):
@@ -115,6 +115,11 @@ class BatchRunMixin(BaseOperator):
 
     # -- execution --------------------------------------------------------------------------------
     def execute(self, context: Any) -> dict[str, Any]:
+        # imported here, not with the module: every DAG file using a platform's operators imports it
+        from airflow_workflow_providers.core.batch.blocking import EngineThread
+        from airflow_workflow_providers.core.batch.engine import BatchEngine, BatchPlan, file_keeper
+        from airflow_workflow_providers.core.batch.trigger import BatchRunTrigger
+
         location = self._output_location(context)
         context["ti"].xcom_push(key="output_path", value=location)
         store = self._store = BatchStore(location)
@@ -153,6 +158,8 @@ class BatchRunMixin(BaseOperator):
         return self._finish(store, total, self._engine.run())
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> dict[str, Any]:
+        from airflow_workflow_providers.core.batch.trigger import validate_batch_event
+
         event = validate_batch_event(event)
         return self._finish(BatchStore(event["output_path"]), event["total"], event)
 
