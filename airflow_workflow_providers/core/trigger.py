@@ -16,7 +16,7 @@ from airflow_workflow_providers.core.flight import Flights, join
 from airflow_workflow_providers.core.model import RunRef
 from airflow_workflow_providers.core.registry import hook_class
 from airflow_workflow_providers.core.registry import platform as platform_info
-from airflow_workflow_providers.core.watch import RunWatch, Verdict
+from airflow_workflow_providers.core.watch import RunWatch, Verdict, before_deadline
 
 if TYPE_CHECKING:
     from airflow_workflow_providers.core.hook import WorkflowHook
@@ -176,7 +176,7 @@ def _first_poll_delay(poll_interval: float, end_time: float) -> float:
     """A random point within the first interval, never past the deadline. Until then a trigger is only a
     timer: triggers created together (a restarted triggerer creates thousands at once) build their state
     and poll spread out over the interval, and creating them stays cheap for the event loop."""
-    return max(0.0, min(random.uniform(0, poll_interval), end_time - time.time()))
+    return before_deadline(random.uniform(0, poll_interval), end_time)
 
 
 def _configuration_error(exc: Exception, conn_id: str) -> Exception:

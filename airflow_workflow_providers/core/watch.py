@@ -151,6 +151,11 @@ def judge_terminal(platform: str, ref: RunRef, run: Run) -> Verdict:
     )
 
 
+def before_deadline(seconds: float, end_time: float) -> float:
+    """``seconds``, but never past ``end_time`` (epoch seconds) and never negative."""
+    return max(0.0, min(seconds, end_time - time.time()))
+
+
 class RunWatch:
     """Judges the polls of one run until it ends, its deadline passes, or polling keeps failing."""
 
@@ -240,7 +245,7 @@ class RunWatch:
 
     def delay(self, poll_interval: float) -> float:
         """Seconds to the next poll: the interval, but never past the deadline."""
-        return max(0.0, min(poll_interval, self.end_time - time.time()))
+        return before_deadline(poll_interval, self.end_time)
 
     def conclude(self, verdict: Verdict) -> Run:
         """Return the finished run of a successful verdict; raise for any other."""
