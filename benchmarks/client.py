@@ -161,14 +161,14 @@ def main() -> None:
     with contextlib.suppress(ImportError):  # the alternative's provider: only with the bench extra
         import airflow.providers.http.hooks.http  # noqa: F401
 
-    # the trigger runner's logging as a triggerer sets it up: JSON lines to the supervisor (here: stdout,
-    # drained by the orchestrator), not the console renderer of an unconfigured process
     from airflow.sdk.log import configure_logging, reset_logging
 
     import airflow_workflow_providers.core.trigger  # noqa: F401
     import airflow_workflow_providers.dify.hooks  # noqa: F401
     import benchmarks.variants  # noqa: F401
 
+    # the trigger runner's logging as a triggerer sets it up: JSON lines to the supervisor (here: stdout,
+    # drained by the orchestrator), not the console renderer of an unconfigured process
     reset_logging()
     configure_logging(json_output=True, output=sys.stdout.buffer, sending_to_supervisor=True)
     print("ready", flush=True)

@@ -224,7 +224,7 @@ def _plot(results: dict[str, Any], path: Path) -> bool:
     if not rows:
         return False
     fig, (lag, cpu) = plt.subplots(1, 2, figsize=(11, 4.2))
-    colors = {"ours": "tab:cyan", "ours-polling": "tab:blue", "floor": "tab:green", "alt": "tab:red"}
+    colors = {"ours-polling": "tab:blue", "floor": "tab:green", "alt": "tab:red"}
     styles = ["-", "--", ":", "-."]
     intervals = sorted({r["poll_interval"] for r in rows}, reverse=True)
     for variant in NAMES:
